@@ -1,0 +1,54 @@
+/* trace.h: the recorder's internal API, used by the allocator (api.c and the
+ * region code). Implemented in trace.c. The format is hakmem_trace_format.h.
+ *
+ * Fast path: trace_on() is one load of a global. Every function below is a
+ * no-op when recording is off. No function here calls malloc. */
+#ifndef HAKMEM_TRACE_H
+#define HAKMEM_TRACE_H
+
+#include <stdint.h>
+#include "hakmem_config.h"
+#include "hakmem_trace_format.h"
+
+extern int g_trace_enabled;  /* 1 while a trace file is open */
+extern int g_trace_exact;    /* 1 in exact mode: the API layer holds trace_exact_lock() per call */
+extern int g_trace_internal; /* 1 when internal decision events are recorded */
+
+static inline int trace_on(void) { return __builtin_expect(g_trace_enabled, 0); }
+
+/* Open HAKMEM_TRACE (if set) and write the header. Called once from the
+ * allocator's initialisation, after the config is final and the heap is
+ * reserved. Uses only syscalls. */
+void trace_init(const hakmem_config_t *cfg, uint64_t heap_base, uint64_t heap_bytes);
+/* Write the footer fields, set COMPLETE, truncate. Idempotent. */
+void trace_close(void);
+
+/* Record one event: main slot plus n_ext extension slots (0..3), reserved
+ * together so they are consecutive. ext_a/ext_b may be NULL when n_ext == 0. */
+void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
+                 const uint32_t *ext_a, const uint64_t *ext_b);
+
+static inline void trace_ev0(uint8_t op, uint16_t tid, uint32_t a, uint64_t b) {
+  if (trace_on()) trace_event(op, tid, a, b, 0, 0, 0);
+}
+static inline void trace_ev1(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, uint32_t ea,
+                             uint64_t eb) {
+  if (trace_on()) trace_event(op, tid, a, b, 1, &ea, &eb);
+}
+
+/* Exact mode: the API layer wraps each call (the allocator work and its
+ * record) in these. A recursive-safe spin/mutex that never calls malloc. */
+void trace_exact_lock(void);
+void trace_exact_unlock(void);
+
+/* fork: prepare takes the recorder's locks; parent releases them; child
+ * releases them, opens its own file (flag FORKED) and records nothing of the
+ * parent's. The allocator's atfork handlers call these. */
+void trace_atfork_prepare(void);
+void trace_atfork_parent(void);
+void trace_atfork_child(void);
+
+/* The path of the file being written, "" when not recording (tests, messages). */
+const char *trace_path(void);
+
+#endif

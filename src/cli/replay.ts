@@ -1,0 +1,53 @@
+import { SingleBar, Presets } from 'cli-progress';
+import { replayFile, type ReplaySummary } from '../sim/replay.js';
+import { num, pct } from './format.js';
+import { EXIT_FOUND, EXIT_OK } from './errors.js';
+
+export function replayCommand(file: string, opts: { json?: boolean }): number {
+  let bar: SingleBar | null = null;
+  const summary = replayFile(file, {
+    onProgress: process.stderr.isTTY
+      ? (done, total) => {
+          if (!bar && total > 1 << 20) {
+            bar = new SingleBar({ format: 'replay [{bar}] {percentage}% | {value}/{total} slots', stream: process.stderr }, Presets.shades_classic);
+            bar.start(total, 0);
+          }
+          bar?.update(done);
+        }
+      : undefined,
+  });
+  (bar as SingleBar | null)?.stop();
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else process.stdout.write(formatSummary(summary));
+  return summary.disagreements > 0 ? EXIT_FOUND : EXIT_OK;
+}
+
+export function formatSummary(s: ReplaySummary): string {
+  const a = s.agreement;
+  const lines = [
+    `trace       ${s.file} (${s.mode}${s.holes ? `, ${s.holes} incomplete slots skipped` : ''})`,
+    `events      ${num(s.events)}   calls ${num(s.calls)}   threads ${num(s.threads)}`,
+  ];
+  if (!s.comparable) {
+    lines.push('compared    nothing: a forked child inherits a heap its trace does not show');
+  } else {
+    lines.push(
+      `compared    allocations ${num(a.allocations)}   frees ${num(a.frees)}   region events ${num(a.regionEvents)}` +
+        (a.internalEvents ? `   internal ${num(a.internalEvents)}` : ''),
+    );
+    lines.push(
+      `agreement   ${pct(s.agreementPercent)}` +
+        (s.disagreements === 0 ? ' (the twin agrees with the real allocator on every event)' : ` (${num(s.disagreements)} disagreements)`),
+    );
+    lines.push(
+      `placements  ${num(a.allocationsAgreed)} of ${num(a.allocations)} allocations placed identically (${pct(a.allocations ? (100 * a.allocationsAgreed) / a.allocations : 100)})`,
+    );
+  }
+  const d = s.firstDisagreement;
+  if (d) {
+    lines.push(`first disagreement at event ${num(d.event)} (thread ${d.tid}, ${d.op}): ${d.what}`);
+    lines.push(`  recorded  ${d.recorded}`);
+    lines.push(`  model     ${d.model}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

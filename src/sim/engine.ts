@@ -1,0 +1,397 @@
+/**
+ * The replay engine: feeds trace events to the twin one at a time and checks
+ * that the twin agrees with what the real allocator did (placements, free
+ * verdicts, region events, and internal decisions when the trace has them).
+ *
+ * One engine, many front doors: the CLI's replay and diff, the fuzzer, the
+ * explorer and the TUI all drive this class.
+ */
+import { configFromEntries, type HakmemConfig } from '../model/config.js';
+import { HakmemModel } from '../model/allocator.js';
+import { RegionKind, Verdict, type ModelEvent, type Placement, type PointerRef } from '../model/types.js';
+import { AddressMap } from './address-map.js';
+import { Op, OP_NAMES, SIZE_WIDE } from './trace/format.js';
+import type { TraceHeader } from './trace/header.js';
+import type { TraceEvent } from './trace/reader.js';
+
+export interface Disagreement {
+  event: number;
+  tid: number;
+  op: string;
+  /** What was compared: placement, verdict, region event, internal decision. */
+  what: string;
+  recorded: string;
+  model: string;
+}
+
+export interface AgreementCounts {
+  allocations: number;
+  allocationsAgreed: number;
+  frees: number;
+  freesAgreed: number;
+  regionEvents: number;
+  regionEventsAgreed: number;
+  internalEvents: number;
+  internalEventsAgreed: number;
+}
+
+export interface EngineOptions {
+  /** Stop collecting disagreements after this many (the count goes on). */
+  maxDisagreements?: number;
+}
+
+/** A region or internal event as recorded, normalised for comparison with the model's. */
+interface Decision {
+  event: number;
+  tid: number;
+  text: string;
+}
+
+const MAX_PENDING = 4096;
+
+export class ReplayEngine {
+  readonly cfg: HakmemConfig;
+  readonly model: HakmemModel;
+  readonly addresses: AddressMap;
+  readonly counts: AgreementCounts = {
+    allocations: 0,
+    allocationsAgreed: 0,
+    frees: 0,
+    freesAgreed: 0,
+    regionEvents: 0,
+    regionEventsAgreed: 0,
+    internalEvents: 0,
+    internalEventsAgreed: 0,
+  };
+  readonly disagreements: Disagreement[] = [];
+  disagreementCount = 0;
+  eventsApplied = 0;
+  calls = 0;
+  readonly threads = new Set<number>();
+  /** Forked children inherit a heap the trace does not show: nothing can be compared. */
+  readonly comparable: boolean;
+  private readonly compareInternal: boolean;
+  private readonly maxDisagreements: number;
+  private readonly recordedDecisions: Decision[] = [];
+  private readonly modelDecisions: Decision[] = [];
+
+  constructor(
+    readonly header: TraceHeader,
+    opts: EngineOptions = {},
+  ) {
+    this.cfg = configFromEntries(header.config);
+    this.model = new HakmemModel(this.cfg);
+    this.addresses = new AddressMap(header.heapBase, header.heapBytes, this.cfg.superslabSizeBytes, this.cfg.poolPageSizeBytes);
+    this.comparable = !header.forked;
+    this.compareInternal = header.internal;
+    this.maxDisagreements = opts.maxDisagreements ?? 100;
+  }
+
+  /** Apply one event. */
+  apply(ev: TraceEvent): void {
+    this.eventsApplied++;
+    const op = ev.op;
+    switch (op) {
+      case Op.MALLOC:
+        this.alloc(ev, this.model.malloc(ev.tid, wideSize(ev.a, ev, 0)).placement);
+        break;
+      case Op.CALLOC: {
+        const [nmemb, size] = ev.a === SIZE_WIDE && ev.nExt === 2 ? [ev.extB[0], ev.extB[1]] : [1, ev.a];
+        this.alloc(ev, this.model.calloc(ev.tid, nmemb, size).placement);
+        break;
+      }
+      case Op.REALLOC: {
+        const oldRef = this.addresses.resolve(ev.extB[0]);
+        const size = ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a;
+        const out = this.model.realloc(ev.tid, oldRef, size);
+        if (size === 0 && ev.extB[0] !== 0) {
+          // realloc(p, 0) frees p and returns NULL: compare as a free.
+          this.threads.add(ev.tid);
+          this.calls++;
+          this.drainModelEvents(ev);
+          return;
+        }
+        this.alloc(ev, out.placement);
+        break;
+      }
+      case Op.POSIX_MEMALIGN:
+      case Op.ALIGNED_ALLOC:
+      case Op.MEMALIGN:
+      case Op.VALLOC:
+      case Op.PVALLOC:
+        this.alloc(ev, this.model.memalign(ev.tid, MEMALIGN_FN[op], ev.extB[0], ev.a).placement);
+        break;
+      case Op.FREE: {
+        const ref = this.addresses.resolve(ev.b);
+        const out = this.model.free(ev.tid, ref);
+        this.threads.add(ev.tid);
+        this.calls++;
+        if (this.comparable) {
+          this.counts.frees++;
+          if (out.verdict === ev.a) this.counts.freesAgreed++;
+          else this.disagree(ev, 'free verdict', VERDICT_NAMES[ev.a] ?? `verdict ${ev.a}`, VERDICT_NAMES[out.verdict]);
+        }
+        break;
+      }
+      case Op.USABLE_SIZE: {
+        this.threads.add(ev.tid);
+        this.calls++;
+        const got = this.model.usableSize(this.addresses.resolve(ev.b));
+        const ref = this.addresses.resolve(ev.b);
+        // Foreign pointers are answered by the next allocator: nothing to compare.
+        if (this.comparable && ref.kind !== 'foreign' && got !== ev.extB[0]) {
+          this.disagree(ev, 'usable size', String(ev.extB[0]), String(got));
+        }
+        break;
+      }
+      case Op.THREAD_START:
+        this.threads.add(ev.tid);
+        this.model.threadStart(ev.tid);
+        break;
+      case Op.THREAD_EXIT:
+        this.model.threadExit(ev.tid);
+        break;
+      case Op.FORK:
+        break;
+      case Op.REGION_MAP:
+        this.note(ev, this.addresses.map(ev.a, ev.b, ev.extB[0], ev.extA[0] as RegionKind));
+        this.recorded(ev, `region_map ${ev.a} ${KIND_NAMES[ev.extA[0]] ?? ev.extA[0]} ${ev.extB[0]}`);
+        break;
+      case Op.REGION_UNMAP:
+        this.note(ev, this.addresses.unmap(ev.a));
+        this.recorded(ev, `region_unmap ${ev.a}`);
+        break;
+      case Op.REGION_REUSE:
+        this.recorded(ev, `region_reuse ${ev.a}`);
+        break;
+      case Op.REGION_REMAP:
+        this.note(ev, this.addresses.remap(ev.a, ev.b, ev.extB[0]));
+        this.recorded(ev, `region_remap ${ev.a} ${ev.extB[0]}`);
+        break;
+      default:
+        if (op >= Op.REFILL && op <= Op.LRU_EVICT) {
+          if (this.compareInternal) this.recorded(ev, internalText(op, ev.a, ev.b));
+        }
+        break;
+    }
+    this.drainModelEvents(ev);
+  }
+
+  private alloc(ev: TraceEvent, predicted: Placement | null): void {
+    this.threads.add(ev.tid);
+    this.calls++;
+    if (!this.comparable) return;
+    this.counts.allocations++;
+    const ptr = ev.b;
+    if (ptr === 0 || predicted === null) {
+      if (ptr === 0 && predicted === null) this.counts.allocationsAgreed++;
+      else this.disagree(ev, 'placement', ptr === 0 ? 'NULL (failed)' : this.describePtr(ptr, predicted), predicted ? describePlacement(predicted) : 'NULL (failed)');
+      return;
+    }
+    const ref = this.addresses.resolve(ptr);
+    if (ref.kind === 'region' && ref.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === ref.offset)) {
+      this.counts.allocationsAgreed++;
+    } else {
+      this.disagree(ev, 'placement', this.describePtr(ptr, predicted), describePlacement(predicted));
+    }
+  }
+
+  /** The recorded pointer as a placement, using the model's slab geometry where it applies. */
+  private describePtr(ptr: number, predicted: Placement | null): string {
+    const ref = this.addresses.resolve(ptr);
+    return describeRef(ref, this.addresses.regions.get(ref.kind === 'region' ? ref.regionId : -1)?.kind, this.cfg, predicted);
+  }
+
+  private recorded(ev: TraceEvent, text: string): void {
+    if (!this.comparable) return;
+    this.recordedDecisions.push({ event: ev.index, tid: ev.tid, text });
+    this.matchDecisions(ev);
+  }
+
+  private drainModelEvents(ev: TraceEvent): void {
+    const events = this.model.takeEvents();
+    if (events.length === 0 || !this.comparable) return;
+    for (const me of events) {
+      if (!this.compareInternal && !isRegionEvent(me)) continue;
+      this.modelDecisions.push({ event: ev.index, tid: ev.tid, text: modelEventText(me) });
+    }
+    this.matchDecisions(ev);
+  }
+
+  /** Pair recorded and predicted decisions in order; a mismatch is a disagreement. */
+  private matchDecisions(ev: TraceEvent): void {
+    const rec = this.recordedDecisions;
+    const mod = this.modelDecisions;
+    let i = 0;
+    while (i < rec.length && i < mod.length) {
+      const r = rec[i];
+      const m = mod[i];
+      const region = r.text.startsWith('region_');
+      if (region) this.counts.regionEvents++;
+      else this.counts.internalEvents++;
+      if (r.text === m.text) {
+        if (region) this.counts.regionEventsAgreed++;
+        else this.counts.internalEventsAgreed++;
+      } else {
+        this.disagree(
+          { ...ev, index: Math.max(r.event, m.event), tid: r.tid },
+          region ? 'region event' : 'internal decision',
+          `${r.text} (event ${r.event})`,
+          `${m.text} (after event ${m.event})`,
+        );
+      }
+      i++;
+    }
+    if (i > 0) {
+      rec.splice(0, i);
+      mod.splice(0, i);
+    }
+    if (rec.length > MAX_PENDING || mod.length > MAX_PENDING) {
+      const side = rec.length > MAX_PENDING ? 'recorded' : 'model';
+      this.disagree(ev, 'decision stream', side === 'recorded' ? `${rec.length} unmatched` : '-', side === 'model' ? `${mod.length} unmatched` : '-');
+      rec.length = 0;
+      mod.length = 0;
+    }
+  }
+
+  private note(ev: TraceEvent, problem: string | null): void {
+    if (problem) this.disagree(ev, 'trace consistency', problem, '-');
+  }
+
+  private disagree(ev: Pick<TraceEvent, 'index' | 'tid' | 'op'>, what: string, recorded: string, model: string): void {
+    this.disagreementCount++;
+    if (this.disagreements.length < this.maxDisagreements) {
+      this.disagreements.push({ event: ev.index, tid: ev.tid, op: OP_NAMES[ev.op] ?? String(ev.op), what, recorded, model });
+    }
+  }
+
+  /** Call at the end of the trace: unmatched decisions on either side are disagreements. */
+  finish(lastEvent: number): void {
+    const n = Math.max(this.recordedDecisions.length, this.modelDecisions.length);
+    for (let i = 0; i < n; i++) {
+      const r = this.recordedDecisions[i];
+      const m = this.modelDecisions[i];
+      if (r && m) continue; // matched pairs were consumed already
+      this.disagreementCount++;
+      if (this.disagreements.length < this.maxDisagreements) {
+        const d = r ?? m;
+        this.disagreements.push({
+          event: d ? d.event : lastEvent,
+          tid: d ? d.tid : 0,
+          op: 'end',
+          what: d && d.text.startsWith('region_') ? 'region event' : 'internal decision',
+          recorded: r ? `${r.text} (event ${r.event})` : 'nothing',
+          model: m ? `${m.text} (after event ${m.event})` : 'nothing',
+        });
+      }
+    }
+    this.recordedDecisions.length = 0;
+    this.modelDecisions.length = 0;
+  }
+}
+
+const MEMALIGN_FN: Record<number, 'posix_memalign' | 'aligned_alloc' | 'memalign' | 'valloc' | 'pvalloc'> = {
+  [Op.POSIX_MEMALIGN]: 'posix_memalign',
+  [Op.ALIGNED_ALLOC]: 'aligned_alloc',
+  [Op.MEMALIGN]: 'memalign',
+  [Op.VALLOC]: 'valloc',
+  [Op.PVALLOC]: 'pvalloc',
+};
+
+export const VERDICT_NAMES: Record<number, string> = {
+  [Verdict.Ok]: 'freed',
+  [Verdict.Foreign]: 'foreign',
+  [Verdict.Invalid]: 'invalid',
+  [Verdict.Null]: 'null',
+};
+
+const KIND_NAMES: Record<number, string> = {
+  [RegionKind.SuperSlab]: 'superslab',
+  [RegionKind.PoolPage]: 'pool_page',
+  [RegionKind.Large]: 'large',
+};
+
+function wideSize(a: number, ev: TraceEvent, extIndex: number): number {
+  return a === SIZE_WIDE && ev.nExt > extIndex ? ev.extB[extIndex] : a;
+}
+
+function isRegionEvent(me: ModelEvent): boolean {
+  return me.op.startsWith('region_');
+}
+
+function modelEventText(me: ModelEvent): string {
+  switch (me.op) {
+    case 'region_map':
+      return `region_map ${me.regionId} ${KIND_NAMES[me.regionKind]} ${me.sizeBytes}`;
+    case 'region_unmap':
+      return `region_unmap ${me.regionId}`;
+    case 'region_reuse':
+      return `region_reuse ${me.regionId}`;
+    case 'region_remap':
+      return `region_remap ${me.regionId} ${me.sizeBytes}`;
+    case 'refill':
+      return internalText(Op.REFILL, me.classIdx, me.blocks);
+    case 'spill':
+      return internalText(Op.SPILL, me.classIdx, me.blocks);
+    case 'drain':
+      return internalText(Op.DRAIN, me.regionId, me.slabIndex * 0x1_0000_0000 + me.blocks);
+    case 'slab_empty':
+      return internalText(Op.SLAB_EMPTY, me.regionId, me.slabIndex);
+    case 'lru_push':
+      return internalText(Op.LRU_PUSH, me.regionId, me.vclock);
+    case 'lru_pop':
+      return internalText(Op.LRU_POP, me.regionId, me.vclock);
+    case 'lru_evict':
+      return internalText(Op.LRU_EVICT, me.regionId, me.vclock);
+  }
+}
+
+function internalText(op: number, a: number, b: number): string {
+  switch (op) {
+    case Op.DRAIN:
+      return `drain region ${a} slab ${Math.floor(b / 0x1_0000_0000)} blocks ${b % 0x1_0000_0000}`;
+    case Op.SLAB_EMPTY:
+      return `slab_empty region ${a} slab ${b}`;
+    case Op.REFILL:
+    case Op.SPILL:
+      return `${OP_NAMES[op]} class ${a} blocks ${b}`;
+    default:
+      return `${OP_NAMES[op]} region ${a} vclock ${b}`;
+  }
+}
+
+export function describePlacement(p: Placement): string {
+  switch (p.kind) {
+    case RegionKind.SuperSlab:
+      return `superslab ${p.regionId} slab ${p.slabIndex} block ${p.blockIndex}`;
+    case RegionKind.PoolPage:
+      return `pool page ${p.regionId} block ${p.blockIndex}`;
+    default:
+      return `large ${p.regionId}`;
+  }
+}
+
+function describeRef(ref: PointerRef, kind: RegionKind | undefined, cfg: HakmemConfig, predicted: Placement | null): string {
+  switch (ref.kind) {
+    case 'null':
+      return 'NULL';
+    case 'foreign':
+      return 'a pointer outside the heap';
+    case 'unmapped':
+      return 'a pointer in no mapped region';
+    case 'region': {
+      if (kind === RegionKind.SuperSlab) {
+        const slab = Math.floor(ref.offset / cfg.slabSizeBytes);
+        const within = ref.offset - slab * cfg.slabSizeBytes;
+        const cls = predicted && predicted.kind === RegionKind.SuperSlab ? cfg.tinyClassSize[predicted.classIdx] : 0;
+        const block = cls ? `block ${within / cls}` : `offset ${within}`;
+        return `superslab ${ref.regionId} slab ${slab} ${block}`;
+      }
+      if (kind === RegionKind.PoolPage) {
+        const cls = predicted && predicted.kind === RegionKind.PoolPage ? cfg.poolClassSize[predicted.classIdx] : 0;
+        return `pool page ${ref.regionId} ${cls ? `block ${ref.offset / cls}` : `offset ${ref.offset}`}`;
+      }
+      return `large ${ref.regionId}${ref.offset ? ` offset ${ref.offset}` : ''}`;
+    }
+  }
+}

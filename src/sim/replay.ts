@@ -1,0 +1,66 @@
+/**
+ * Replay a trace file through the engine: the driver behind `hakmem-sim replay`.
+ */
+import { ReplayEngine, type AgreementCounts, type Disagreement } from './engine.js';
+import { describeFlags } from './trace/header.js';
+import { TraceFile, newEvent } from './trace/reader.js';
+
+export interface ReplaySummary {
+  file: string;
+  mode: string;
+  complete: boolean;
+  holes: number;
+  events: number;
+  calls: number;
+  threads: number;
+  comparable: boolean;
+  agreement: AgreementCounts;
+  /** Agreed / compared over allocations, frees and region events, in percent. */
+  agreementPercent: number;
+  disagreements: number;
+  firstDisagreement: Disagreement | null;
+  disagreementSamples: Disagreement[];
+}
+
+export interface ReplayOptions {
+  /** Called every `progressEvery` events with (events done, total slots, slots done). */
+  onProgress?: (slotsDone: number, slotsTotal: number) => void;
+  progressEvery?: number;
+}
+
+export function replayFile(path: string, opts: ReplayOptions = {}): ReplaySummary {
+  const trace = TraceFile.open(path);
+  try {
+    const engine = new ReplayEngine(trace.header);
+    const cursor = trace.cursor();
+    const ev = newEvent();
+    const every = opts.progressEvery ?? 1 << 16;
+    let n = 0;
+    while (cursor.next(ev)) {
+      engine.apply(ev);
+      if (opts.onProgress && ++n % every === 0) opts.onProgress(ev.slot, trace.slotLimit);
+    }
+    engine.finish(cursor.eventsRead - 1);
+    opts.onProgress?.(trace.slotLimit, trace.slotLimit);
+    const c = engine.counts;
+    const compared = c.allocations + c.frees + c.regionEvents + c.internalEvents;
+    const agreed = c.allocationsAgreed + c.freesAgreed + c.regionEventsAgreed + c.internalEventsAgreed;
+    return {
+      file: path,
+      mode: describeFlags(trace.header),
+      complete: trace.header.complete,
+      holes: cursor.holes,
+      events: cursor.eventsRead,
+      calls: engine.calls,
+      threads: engine.threads.size,
+      comparable: engine.comparable,
+      agreement: { ...c },
+      agreementPercent: compared === 0 ? 100 : (100 * agreed) / compared,
+      disagreements: engine.disagreementCount,
+      firstDisagreement: engine.disagreements[0] ?? null,
+      disagreementSamples: engine.disagreements.slice(0, 10),
+    };
+  } finally {
+    trace.close();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Streaming trace reader: reads the file in fixed chunks through one reused
+ * buffer, so memory stays bounded whatever the trace's length. The cursor
+ * fills one reused TraceEvent per call (no allocation per event).
+ */
+import fs from 'node:fs';
+import { EXT_RANGE, EXT_SHIFT, HKT_HEADER_BYTES, HKT_SLOT_BYTES, OP_EXT, OP_MASK, OP_NAMES, slotCheck } from './format.js';
+import { TraceError } from './errors.js';
+import { parseHeader, type TraceHeader } from './header.js';
+
+/** One event. Values are numbers: addresses and sizes below 2^53 are exact. */
+export interface TraceEvent {
+  /** Event number, from 0. */
+  index: number;
+  /** Index of its main slot. */
+  slot: number;
+  op: number;
+  tid: number;
+  a: number;
+  b: number;
+  nExt: number;
+  extA: [number, number, number];
+  extB: [number, number, number];
+}
+
+export function newEvent(): TraceEvent {
+  return { index: 0, slot: 0, op: 0, tid: 0, a: 0, b: 0, nExt: 0, extA: [0, 0, 0], extB: [0, 0, 0] };
+}
+
+export function copyEvent(e: TraceEvent): TraceEvent {
+  return { ...e, extA: [...e.extA], extB: [...e.extB] };
+}
+
+const CHUNK_SLOTS = 1 << 16; // 1 MiB per read
+
+export interface OpenOptions {
+  /** Stop at the first corrupt slot and treat the events before it as the trace. */
+  allowPrefix?: boolean;
+}
+
+export class TraceFile {
+  readonly header: TraceHeader;
+  /** Slots holding events: for a recovered trace, up to the last non-empty slot. */
+  readonly slotLimit: number;
+  readonly fileBytes: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    header: TraceHeader,
+    fileBytes: number,
+    slotLimit: number,
+  ) {
+    this.header = header;
+    this.fileBytes = fileBytes;
+    this.slotLimit = slotLimit;
+  }
+
+  static open(path: string): TraceFile {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new TraceError(path, 0, null, code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? 'error'})`);
+    }
+    if (st.isDirectory()) throw new TraceError(path, 0, null, 'is a directory, not a trace file');
+    if (!st.isFile()) throw new TraceError(path, 0, null, 'not a regular file');
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r');
+    } catch (err) {
+      throw new TraceError(path, 0, null, `cannot open (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      const head = Buffer.alloc(HKT_HEADER_BYTES);
+      const got = fs.readSync(fd, head, 0, HKT_HEADER_BYTES, 0);
+      const header = parseHeader(path, head.subarray(0, got), st.size);
+      const body = st.size - HKT_HEADER_BYTES;
+      let slotLimit: number;
+      if (header.complete) {
+        const want = HKT_HEADER_BYTES + header.slotCount * HKT_SLOT_BYTES;
+        if (st.size < want) {
+          throw new TraceError(path, st.size, null, `truncated: the header says ${header.slotCount} slots (${want} bytes) but the file has ${st.size} bytes`);
+        }
+        if (st.size > want) {
+          throw new TraceError(path, want, null, `${st.size - want} unexpected bytes after the last slot`);
+        }
+        slotLimit = header.slotCount;
+      } else {
+        if (body % HKT_SLOT_BYTES !== 0) {
+          throw new TraceError(path, st.size - (body % HKT_SLOT_BYTES), null, `truncated: the file ends inside a slot`);
+        }
+        slotLimit = lastNonEmptySlot(fd, body / HKT_SLOT_BYTES) + 1;
+      }
+      return new TraceFile(path, fd, header, st.size, slotLimit);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  /** A cursor over the events, from the first. */
+  cursor(opts: OpenOptions = {}): TraceCursor {
+    return new TraceCursor(this, this.fd, opts);
+  }
+}
+
+/** Scan backwards for the last slot whose op byte is not zero. */
+function lastNonEmptySlot(fd: number, slots: number): number {
+  const buf = Buffer.alloc(CHUNK_SLOTS * HKT_SLOT_BYTES);
+  let end = slots;
+  while (end > 0) {
+    const start = Math.max(0, end - CHUNK_SLOTS);
+    const n = end - start;
+    fs.readSync(fd, buf, 0, n * HKT_SLOT_BYTES, HKT_HEADER_BYTES + start * HKT_SLOT_BYTES);
+    for (let i = n - 1; i >= 0; i--) {
+      if (buf[i * HKT_SLOT_BYTES] !== 0) return start + i;
+    }
+    end = start;
+  }
+  return -1;
+}
+
+export class TraceCursor {
+  private readonly buf = Buffer.alloc(CHUNK_SLOTS * HKT_SLOT_BYTES);
+  private bufStart = 0; // slot index of buf[0]
+  private bufSlots = 0;
+  private nextSlot = 0;
+  private nextIndex = 0;
+  /** Slots skipped because the process died while writing them (recovered traces only). */
+  holes = 0;
+  /** Set when allowPrefix stopped the cursor at a corrupt slot. */
+  stoppedAt: TraceError | null = null;
+
+  constructor(
+    private readonly trace: TraceFile,
+    private readonly fd: number,
+    private readonly opts: OpenOptions,
+  ) {}
+
+  get eventsRead(): number {
+    return this.nextIndex;
+  }
+
+  /** Fill `ev` with the next event; false at the end of the trace. */
+  next(ev: TraceEvent): boolean {
+    const limit = this.trace.slotLimit;
+    for (;;) {
+      if (this.nextSlot >= limit || this.stoppedAt) return false;
+      const slot = this.nextSlot;
+      const off = this.loadSlot(slot);
+      const opByte = this.buf[off];
+      if (opByte === 0) {
+        if (this.trace.header.complete) return this.fail(slot, 'empty slot inside a complete trace');
+        this.holes++;
+        this.nextSlot++;
+        this.skipOrphanExt();
+        continue;
+      }
+      const op = opByte & OP_MASK;
+      if (op === OP_EXT) {
+        if (!this.trace.header.complete) {
+          this.holes++;
+          this.nextSlot++;
+          continue;
+        }
+        return this.fail(slot, 'extension slot where an event was due');
+      }
+      if (!this.readSlotInto(slot, off, opByte, ev)) return false;
+      const nExt = opByte >>> EXT_SHIFT;
+      const range = EXT_RANGE[op];
+      if (range === undefined) return this.fail(slot, `unknown operation ${op}`);
+      if (nExt < range[0] || nExt > range[1]) {
+        return this.fail(slot, `${OP_NAMES[op]} with ${nExt} extension slots (expected ${range[0]}..${range[1]})`);
+      }
+      if (slot + nExt >= limit) return this.fail(slot, `${OP_NAMES[op]} is cut short: its extension slots are missing`);
+      ev.index = this.nextIndex;
+      ev.slot = slot;
+      ev.op = op;
+      ev.nExt = nExt;
+      for (let i = 0; i < nExt; i++) {
+        const s = slot + 1 + i;
+        const o = this.loadSlot(s);
+        const xb = this.buf[o];
+        if (xb !== OP_EXT) {
+          return this.fail(s, xb === 0 ? 'extension slot never completed' : 'an event where an extension slot was due');
+        }
+        const c = this.buf.readUInt16LE(o + 2);
+        const a = this.buf.readUInt32LE(o + 4);
+        const bLo = this.buf.readUInt32LE(o + 8);
+        const bHi = this.buf.readUInt32LE(o + 12);
+        if (slotCheck(xb, c, a, bLo, bHi) !== this.buf[o + 1]) return this.fail(s, 'corrupt slot (check byte mismatch)');
+        ev.extA[i] = a;
+        ev.extB[i] = bLo + bHi * 0x1_0000_0000;
+      }
+      this.nextSlot = slot + 1 + nExt;
+      this.nextIndex++;
+      return true;
+    }
+  }
+
+  private readSlotInto(slot: number, off: number, opByte: number, ev: TraceEvent): boolean {
+    const b = this.buf;
+    const c = b.readUInt16LE(off + 2);
+    const a = b.readUInt32LE(off + 4);
+    const bLo = b.readUInt32LE(off + 8);
+    const bHi = b.readUInt32LE(off + 12);
+    if (slotCheck(opByte, c, a, bLo, bHi) !== b[off + 1]) return this.fail(slot, 'corrupt slot (check byte mismatch)');
+    ev.tid = c;
+    ev.a = a;
+    ev.b = bLo + bHi * 0x1_0000_0000;
+    return true;
+  }
+
+  /** After a hole, extension slots of the lost event are skipped too. */
+  private skipOrphanExt(): void {
+    while (this.nextSlot < this.trace.slotLimit) {
+      const off = this.loadSlot(this.nextSlot);
+      if (this.buf[off] !== OP_EXT) return;
+      this.holes++;
+      this.nextSlot++;
+    }
+  }
+
+  private fail(slot: number, problem: string): false {
+    const err = new TraceError(this.trace.path, HKT_HEADER_BYTES + slot * HKT_SLOT_BYTES, this.nextIndex, problem);
+    if (this.opts.allowPrefix) {
+      this.stoppedAt = err;
+      return false;
+    }
+    throw err;
+  }
+
+  /** Byte offset of `slot` in buf, reading the chunk that holds it when needed. */
+  private loadSlot(slot: number): number {
+    if (slot < this.bufStart || slot >= this.bufStart + this.bufSlots) {
+      const n = Math.min(CHUNK_SLOTS, this.trace.slotLimit - slot);
+      const want = n * HKT_SLOT_BYTES;
+      const got = fs.readSync(this.fd, this.buf, 0, want, HKT_HEADER_BYTES + slot * HKT_SLOT_BYTES);
+      if (got !== want) {
+        throw new TraceError(this.trace.path, HKT_HEADER_BYTES + slot * HKT_SLOT_BYTES + got, this.nextIndex, 'truncated: the file ended while reading');
+      }
+      this.bufStart = slot;
+      this.bufSlots = n;
+    }
+    return (slot - this.bufStart) * HKT_SLOT_BYTES;
+  }
+}
