@@ -15,8 +15,10 @@ for (const tool of ['make', 'gcc']) {
   }
 }
 const jobs = String(Math.max(1, Math.min(4, (await import('node:os')).availableParallelism())));
-const r = spawnSync('make', ['-C', path.join(root, 'native'), '-j', jobs, 'all'], { stdio: 'inherit' });
-if (r.status !== 0) {
-  process.stderr.write('hakmem-sim: the native build failed (see the compiler output above)\n');
-  process.exit(1);
+for (const dir of ['native', path.join('bench', 'workloads')]) {
+  const r = spawnSync('make', ['-s', '-C', path.join(root, dir), '-j', jobs, 'all'], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`hakmem-sim: the native build failed in ${dir}/ (see the compiler output above)\n`);
+    process.exit(1);
+  }
 }

@@ -9,6 +9,7 @@ import { ConfigError } from '../model/config.js';
 import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { infoCommand, dumpCommand } from './info.js';
+import { genCommand } from './gen.js';
 import { EXIT_OK, EXIT_FOUND, EXIT_USAGE, UsageError } from './errors.js';
 
 export { EXIT_OK, EXIT_FOUND, EXIT_USAGE, UsageError };
@@ -65,6 +66,18 @@ export async function main(argv: string[]): Promise<number> {
     .option('--jsonl', 'one JSON object per line')
     .action((file: string, opts: { from: string; count?: string; jsonl?: boolean }) => {
       code = dumpCommand(file, opts);
+    });
+
+  program
+    .command('gen')
+    .description('write a synthetic trace of one of the seeds\' workloads, run on the twin')
+    .argument('<workload>', 'larson, random-mixed, mid-mt or prodcons')
+    .option('--seed <s>', 'random seed', '1')
+    .option('--events <n>', 'approximate number of events', '100000')
+    .requiredOption('--out <file>', 'trace file to write (.hkt)')
+    .option('--internal', 'include internal decision events')
+    .action((workload: string, opts: { seed: string; events: string; out: string; internal?: boolean }) => {
+      code = genCommand(workload, opts);
     });
 
   try {

@@ -40,6 +40,20 @@ export interface EngineOptions {
   maxDisagreements?: number;
 }
 
+/** Everything the engine needs to go back to a point in the trace. */
+export interface EngineSnapshot {
+  model: ReturnType<HakmemModel['snapshot']>;
+  regions: ReturnType<AddressMap['snapshot']>;
+  counts: AgreementCounts;
+  disagreementCount: number;
+  disagreementsKept: number;
+  eventsApplied: number;
+  calls: number;
+  threads: number[];
+  recordedDecisions: Decision[];
+  modelDecisions: Decision[];
+}
+
 /** A region or internal event as recorded, normalised for comparison with the model's. */
 interface Decision {
   event: number;
@@ -190,6 +204,8 @@ export class ReplayEngine {
     }
     const ref = this.addresses.resolve(ptr);
     if (ref.kind === 'region' && ref.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === ref.offset)) {
+      // A large block aligned inside its mapping: only the pointer tells where it starts.
+      if (predicted.offset < 0) this.model.pinLargeOffset(ref.regionId, ref.offset);
       this.counts.allocationsAgreed++;
     } else {
       this.disagree(ev, 'placement', this.describePtr(ptr, predicted), describePlacement(predicted));
@@ -263,6 +279,38 @@ export class ReplayEngine {
     if (this.disagreements.length < this.maxDisagreements) {
       this.disagreements.push({ event: ev.index, tid: ev.tid, op: OP_NAMES[ev.op] ?? String(ev.op), what, recorded, model });
     }
+  }
+
+  snapshot(): EngineSnapshot {
+    return {
+      model: this.model.snapshot(),
+      regions: this.addresses.snapshot(),
+      counts: { ...this.counts },
+      disagreementCount: this.disagreementCount,
+      disagreementsKept: this.disagreements.length,
+      eventsApplied: this.eventsApplied,
+      calls: this.calls,
+      threads: [...this.threads],
+      recordedDecisions: this.recordedDecisions.map((d) => ({ ...d })),
+      modelDecisions: this.modelDecisions.map((d) => ({ ...d })),
+    };
+  }
+
+  /** Go back to a snapshot. Disagreements found after it are forgotten. */
+  restore(s: EngineSnapshot): void {
+    this.model.restore(s.model);
+    this.addresses.restore(s.regions);
+    Object.assign(this.counts, s.counts);
+    this.disagreementCount = s.disagreementCount;
+    this.disagreements.length = Math.min(this.disagreements.length, s.disagreementsKept);
+    this.eventsApplied = s.eventsApplied;
+    this.calls = s.calls;
+    this.threads.clear();
+    for (const t of s.threads) this.threads.add(t);
+    this.recordedDecisions.length = 0;
+    this.recordedDecisions.push(...s.recordedDecisions.map((d) => ({ ...d })));
+    this.modelDecisions.length = 0;
+    this.modelDecisions.push(...s.modelDecisions.map((d) => ({ ...d })));
   }
 
   /** Call at the end of the trace: unmatched decisions on either side are disagreements. */

@@ -151,6 +151,18 @@ export class TraceCursor {
     return this.nextIndex;
   }
 
+  /** The slot the next event starts at (for checkpoints). */
+  get position(): { slot: number; index: number } {
+    return { slot: this.nextSlot, index: this.nextIndex };
+  }
+
+  /** Continue from a position taken earlier with `position` (a checkpoint). */
+  seek(pos: { slot: number; index: number }): void {
+    this.nextSlot = pos.slot;
+    this.nextIndex = pos.index;
+    this.stoppedAt = null;
+  }
+
   /** Fill `ev` with the next event; false at the end of the trace. */
   next(ev: TraceEvent): boolean {
     const limit = this.trace.slotLimit;
