@@ -44,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('replay a trace through the TypeScript twin and check agreement')
     .argument('<file>', 'trace file (.hkt)')
     .option('--json', 'print the summary as JSON')
-    .action((file: string, opts: { json?: boolean }) => {
+    .option('--checks <mode>', 'invariant checks: full, fast or off', 'full')
+    .action((file: string, opts: { json?: boolean; checks?: string }) => {
       code = replayCommand(file, opts);
     });
 

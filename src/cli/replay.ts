@@ -1,11 +1,20 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { replayFile, type ReplaySummary } from '../sim/replay.js';
 import { num, pct } from './format.js';
-import { EXIT_FOUND, EXIT_OK } from './errors.js';
+import { EXIT_FOUND, EXIT_OK, UsageError } from './errors.js';
+import type { ChecksMode } from '../sim/invariants/violation.js';
 
-export function replayCommand(file: string, opts: { json?: boolean }): number {
+function parseChecks(s: string | undefined): ChecksMode {
+  if (s === undefined) return 'full';
+  if (s === 'full' || s === 'fast' || s === 'off') return s;
+  throw new UsageError(`--checks must be full, fast or off, got '${s}'`);
+}
+
+export function replayCommand(file: string, opts: { json?: boolean; checks?: string }): number {
+  const checks = parseChecks(opts.checks);
   let bar: SingleBar | null = null;
   const summary = replayFile(file, {
+    checks,
     onProgress: process.stderr.isTTY
       ? (done, total) => {
           if (!bar && total > 1 << 20) {
@@ -19,7 +28,7 @@ export function replayCommand(file: string, opts: { json?: boolean }): number {
   (bar as SingleBar | null)?.stop();
   if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else process.stdout.write(formatSummary(summary));
-  return summary.disagreements > 0 ? EXIT_FOUND : EXIT_OK;
+  return summary.disagreements > 0 || summary.violations > 0 ? EXIT_FOUND : EXIT_OK;
 }
 
 export function formatSummary(s: ReplaySummary): string {
@@ -42,6 +51,17 @@ export function formatSummary(s: ReplaySummary): string {
     lines.push(
       `placements  ${num(a.allocationsAgreed)} of ${num(a.allocations)} allocations placed identically (${pct(a.allocations ? (100 * a.allocationsAgreed) / a.allocations : 100)})`,
     );
+  }
+  lines.push(
+    s.checks === 'off'
+      ? 'invariants  not checked (--checks off)'
+      : `invariants  ${s.violations === 0 ? `all hold (${s.checks} checks)` : `${num(s.violations)} violations (${s.checks} checks)`}`,
+  );
+  const v = s.firstViolation;
+  if (v) {
+    lines.push(`first violation ${v.id} at event ${num(v.event)} (thread ${v.tid}): ${v.message}`);
+    lines.push(`  block     ${v.subject}`);
+    for (const h of v.history) lines.push(`  history   ${h}`);
   }
   const d = s.firstDisagreement;
   if (d) {

@@ -13,6 +13,9 @@ import { AddressMap } from './address-map.js';
 import { Op, OP_NAMES, SIZE_WIDE } from './trace/format.js';
 import type { TraceHeader } from './trace/header.js';
 import type { TraceEvent } from './trace/reader.js';
+import { TraceChecks } from './invariants/trace-checks.js';
+import { ModelChecks } from './invariants/model-checks.js';
+import type { ChecksMode, Violation } from './invariants/violation.js';
 
 export interface Disagreement {
   event: number;
@@ -36,8 +39,10 @@ export interface AgreementCounts {
 }
 
 export interface EngineOptions {
-  /** Stop collecting disagreements after this many (the count goes on). */
+  /** Stop collecting disagreements and violations after this many each (the counts go on). */
   maxDisagreements?: number;
+  /** Invariant checks: full (every invariant, incrementally), fast (trace-level only), off. */
+  checks?: ChecksMode;
 }
 
 /** Everything the engine needs to go back to a point in the trace. */
@@ -52,6 +57,10 @@ export interface EngineSnapshot {
   threads: number[];
   recordedDecisions: Decision[];
   modelDecisions: Decision[];
+  traceChecks: ReturnType<TraceChecks['snapshot']> | null;
+  users: Map<number, number> | null;
+  violationCount: number;
+  violationsKept: number;
 }
 
 /** A region or internal event as recorded, normalised for comparison with the model's. */
@@ -79,6 +88,14 @@ export class ReplayEngine {
   };
   readonly disagreements: Disagreement[] = [];
   disagreementCount = 0;
+  readonly violations: Violation[] = [];
+  violationCount = 0;
+  readonly checks: ChecksMode;
+  private readonly traceChecks: TraceChecks | null;
+  private readonly modelChecks: ModelChecks | null;
+  /** The slab the current event touched (for incremental model checks). */
+  private touched: Placement | null = null;
+  private lruChanged = false;
   eventsApplied = 0;
   calls = 0;
   readonly threads = new Set<number>();
@@ -99,45 +116,76 @@ export class ReplayEngine {
     this.comparable = !header.forked;
     this.compareInternal = header.internal;
     this.maxDisagreements = opts.maxDisagreements ?? 100;
+    this.checks = opts.checks ?? 'full';
+    const report = (v: Violation) => this.violate(v);
+    this.traceChecks = this.checks === 'off' ? null : new TraceChecks(this.cfg, this.addresses, report);
+    const live = this.traceChecks?.live;
+    this.modelChecks =
+      this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => live?.has(a) ?? false) : null;
+  }
+
+  private violate(v: Violation): void {
+    this.violationCount++;
+    if (this.violations.length < this.maxDisagreements) this.violations.push(v);
   }
 
   /** Apply one event. */
   apply(ev: TraceEvent): void {
     this.eventsApplied++;
+    this.touched = null;
+    this.lruChanged = false;
     const op = ev.op;
+    if (this.traceChecks && op <= Op.USABLE_SIZE) this.traceChecks.call(ev.index, ev.tid, OP_NAMES[op]);
     switch (op) {
-      case Op.MALLOC:
-        this.alloc(ev, this.model.malloc(ev.tid, wideSize(ev.a, ev, 0)).placement);
+      case Op.MALLOC: {
+        const size = wideSize(ev.a, ev, 0);
+        this.alloc(ev, this.model.malloc(ev.tid, size).placement, size, 0);
         break;
+      }
       case Op.CALLOC: {
         const [nmemb, size] = ev.a === SIZE_WIDE && ev.nExt === 2 ? [ev.extB[0], ev.extB[1]] : [1, ev.a];
-        this.alloc(ev, this.model.calloc(ev.tid, nmemb, size).placement);
+        this.alloc(ev, this.model.calloc(ev.tid, nmemb, size).placement, nmemb * size, 0);
         break;
       }
       case Op.REALLOC: {
-        const oldRef = this.addresses.resolve(ev.extB[0]);
+        const oldPtr = ev.extB[0];
+        const oldRef = this.addresses.resolve(oldPtr);
         const size = ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a;
+        const oldPlaced = this.traceChecks && oldPtr !== 0 ? this.model.locate(oldRef) : null;
         const out = this.model.realloc(ev.tid, oldRef, size);
-        if (size === 0 && ev.extB[0] !== 0) {
-          // realloc(p, 0) frees p and returns NULL: compare as a free.
+        // The old block goes unless realloc failed (NULL for a non-zero size) and kept it.
+        if (this.traceChecks && oldPtr !== 0 && !(ev.b === 0 && size !== 0)) {
+          const wasLive = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
+          if (wasLive && oldPlaced) this.modelChecks?.userFree(oldPlaced);
+          this.touched = oldPlaced;
+        }
+        if (size === 0 && oldPtr !== 0) {
+          // realloc(p, 0) frees p and returns NULL.
           this.threads.add(ev.tid);
           this.calls++;
-          this.drainModelEvents(ev);
-          return;
+          break;
         }
-        this.alloc(ev, out.placement);
+        this.alloc(ev, out.placement, size, 0);
         break;
       }
       case Op.POSIX_MEMALIGN:
       case Op.ALIGNED_ALLOC:
       case Op.MEMALIGN:
       case Op.VALLOC:
-      case Op.PVALLOC:
-        this.alloc(ev, this.model.memalign(ev.tid, MEMALIGN_FN[op], ev.extB[0], ev.a).placement);
+      case Op.PVALLOC: {
+        const align = ev.extB[0];
+        this.alloc(ev, this.model.memalign(ev.tid, MEMALIGN_FN[op], align, ev.a).placement, ev.a, align);
         break;
+      }
       case Op.FREE: {
         const ref = this.addresses.resolve(ev.b);
+        const placed = this.traceChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
+        if (this.traceChecks) {
+          const wasLive = this.traceChecks.released(ev.index, ev.tid, ev.b, 'free');
+          if (wasLive && placed) this.modelChecks?.userFree(placed);
+          this.touched = placed;
+        }
         this.threads.add(ev.tid);
         this.calls++;
         if (this.comparable) {
@@ -164,6 +212,8 @@ export class ReplayEngine {
         break;
       case Op.THREAD_EXIT:
         this.model.threadExit(ev.tid);
+        this.traceChecks?.threadExit(ev.tid);
+        this.modelChecks?.threadExited(ev.index, ev.tid);
         break;
       case Op.FORK:
         break;
@@ -189,11 +239,22 @@ export class ReplayEngine {
         break;
     }
     this.drainModelEvents(ev);
+    if (this.modelChecks && (op <= Op.THREAD_EXIT || this.lruChanged)) {
+      this.modelChecks.afterEvent(ev.index, ev.tid, this.touched, this.lruChanged);
+    }
   }
 
-  private alloc(ev: TraceEvent, predicted: Placement | null): void {
+  private alloc(ev: TraceEvent, predicted: Placement | null, size: number, align: number): void {
     this.threads.add(ev.tid);
     this.calls++;
+    if (this.traceChecks && ev.b !== 0) {
+      const placed = this.model.locate(this.addresses.resolve(ev.b));
+      this.traceChecks.allocated(ev.index, ev.tid, ev.b, size, align, placed);
+      if (placed) {
+        this.modelChecks?.userAlloc(placed);
+        this.touched = placed;
+      }
+    }
     if (!this.comparable) return;
     this.counts.allocations++;
     const ptr = ev.b;
@@ -226,7 +287,9 @@ export class ReplayEngine {
 
   private drainModelEvents(ev: TraceEvent): void {
     const events = this.model.takeEvents();
-    if (events.length === 0 || !this.comparable) return;
+    if (events.length === 0) return;
+    for (const me of events) if (me.op.startsWith('lru_') || me.op === 'region_reuse') this.lruChanged = true;
+    if (!this.comparable) return;
     for (const me of events) {
       if (!this.compareInternal && !isRegionEvent(me)) continue;
       this.modelDecisions.push({ event: ev.index, tid: ev.tid, text: modelEventText(me) });
@@ -293,6 +356,10 @@ export class ReplayEngine {
       threads: [...this.threads],
       recordedDecisions: this.recordedDecisions.map((d) => ({ ...d })),
       modelDecisions: this.modelDecisions.map((d) => ({ ...d })),
+      traceChecks: this.traceChecks?.snapshot() ?? null,
+      users: this.modelChecks?.snapshot() ?? null,
+      violationCount: this.violationCount,
+      violationsKept: this.violations.length,
     };
   }
 
@@ -311,6 +378,10 @@ export class ReplayEngine {
     this.recordedDecisions.push(...s.recordedDecisions.map((d) => ({ ...d })));
     this.modelDecisions.length = 0;
     this.modelDecisions.push(...s.modelDecisions.map((d) => ({ ...d })));
+    if (s.traceChecks) this.traceChecks?.restore(s.traceChecks);
+    if (s.users) this.modelChecks?.restore(s.users);
+    this.violationCount = s.violationCount;
+    this.violations.length = Math.min(this.violations.length, s.violationsKept);
   }
 
   /** Call at the end of the trace: unmatched decisions on either side are disagreements. */
@@ -335,6 +406,7 @@ export class ReplayEngine {
     }
     this.recordedDecisions.length = 0;
     this.modelDecisions.length = 0;
+    this.modelChecks?.finish(lastEvent);
   }
 }
 

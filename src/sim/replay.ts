@@ -2,6 +2,7 @@
  * Replay a trace file through the engine: the driver behind `hakmem-sim replay`.
  */
 import { ReplayEngine, type AgreementCounts, type Disagreement } from './engine.js';
+import type { ChecksMode, Violation } from './invariants/violation.js';
 import { describeFlags } from './trace/header.js';
 import { TraceFile, newEvent } from './trace/reader.js';
 
@@ -20,18 +21,23 @@ export interface ReplaySummary {
   disagreements: number;
   firstDisagreement: Disagreement | null;
   disagreementSamples: Disagreement[];
+  checks: ChecksMode;
+  violations: number;
+  firstViolation: Violation | null;
+  violationSamples: Violation[];
 }
 
 export interface ReplayOptions {
   /** Called every `progressEvery` events with (events done, total slots, slots done). */
   onProgress?: (slotsDone: number, slotsTotal: number) => void;
   progressEvery?: number;
+  checks?: ChecksMode;
 }
 
 export function replayFile(path: string, opts: ReplayOptions = {}): ReplaySummary {
   const trace = TraceFile.open(path);
   try {
-    const engine = new ReplayEngine(trace.header);
+    const engine = new ReplayEngine(trace.header, { checks: opts.checks ?? 'full' });
     const cursor = trace.cursor();
     const ev = newEvent();
     const every = opts.progressEvery ?? 1 << 16;
@@ -59,6 +65,10 @@ export function replayFile(path: string, opts: ReplayOptions = {}): ReplaySummar
       disagreements: engine.disagreementCount,
       firstDisagreement: engine.disagreements[0] ?? null,
       disagreementSamples: engine.disagreements.slice(0, 10),
+      checks: engine.checks,
+      violations: engine.violationCount,
+      firstViolation: engine.violations[0] ?? null,
+      violationSamples: engine.violations.slice(0, 10),
     };
   } finally {
     trace.close();

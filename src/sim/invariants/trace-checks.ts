@@ -25,8 +25,14 @@ interface FreedBlock {
   freeTid: number;
 }
 
+export interface TraceChecksSnapshot {
+  live: Map<number, LiveBlock>;
+  freed: Map<number, FreedBlock>;
+  exited: number[];
+}
+
 /** Freed addresses remembered for double-free reports; the oldest are forgotten past this. */
-const MAX_FREED = 1 << 20;
+const MAX_FREED = 1 << 16;
 
 const KIND_OF_ROUTE: Record<string, RegionKind> = {
   tiny: RegionKind.SuperSlab,
@@ -59,6 +65,19 @@ export class TraceChecks {
       });
       this.exited.delete(tid);
     }
+  }
+
+  snapshot(): TraceChecksSnapshot {
+    return { live: new Map(this.live), freed: new Map(this.freed), exited: [...this.exited] };
+  }
+
+  restore(s: TraceChecksSnapshot): void {
+    this.live.clear();
+    for (const [k, v] of s.live) this.live.set(k, v);
+    this.freed.clear();
+    for (const [k, v] of s.freed) this.freed.set(k, v);
+    this.exited.clear();
+    for (const t of s.exited) this.exited.add(t);
   }
 
   threadExit(tid: number): void {

@@ -1,0 +1,204 @@
+/**
+ * Model-level invariants (docs/invariants.md: I3-I8, I11, I12), checked on the
+ * twin's state after each event, incrementally: only the slab, thread and
+ * caches the event touched, so a check costs about one TLS list's length.
+ */
+import type { HakmemConfig } from '../../model/config.js';
+import type { HakmemModel } from '../../model/allocator.js';
+import { LIVE, NONE, slabKey, type SlabMeta, type SuperSlab } from '../../model/state.js';
+import { RegionKind, type Placement } from '../../model/types.js';
+import type { AddressMap } from '../address-map.js';
+import type { Violation } from './violation.js';
+
+export class ModelChecks {
+  /** Blocks held by users, per slab key (pool pages: page id as region, slab 0). */
+  private readonly users = new Map<number, number>();
+
+  constructor(
+    private readonly model: HakmemModel,
+    private readonly cfg: HakmemConfig,
+    private readonly addresses: AddressMap,
+    private readonly report: (v: Violation) => void,
+    /** Whether the program holds the block at this address (the trace-level live set). */
+    private readonly userLive: (addr: number) => boolean,
+  ) {}
+
+  snapshot(): Map<number, number> {
+    return new Map(this.users);
+  }
+
+  restore(users: Map<number, number>): void {
+    this.users.clear();
+    for (const [k, v] of users) this.users.set(k, v);
+  }
+
+  userAlloc(p: Placement): void {
+    if (p.kind === RegionKind.Large) return;
+    const k = slabKey(p.regionId, p.slabIndex);
+    this.users.set(k, (this.users.get(k) ?? 0) + 1);
+  }
+
+  userFree(p: Placement): void {
+    if (p.kind === RegionKind.Large) return;
+    const k = slabKey(p.regionId, p.slabIndex);
+    const n = (this.users.get(k) ?? 0) - 1;
+    if (n <= 0) this.users.delete(k);
+    else this.users.set(k, n);
+  }
+
+  private slabOf(regionId: number, slabIndex: number): { s: SlabMeta; kind: RegionKind } | null {
+    const r = this.model.state.regions.get(regionId);
+    if (!r) return null;
+    if (r.kind === RegionKind.SuperSlab) return { s: r.slabs[slabIndex], kind: r.kind };
+    if (r.kind === RegionKind.PoolPage) return { s: r.page, kind: r.kind };
+    return null;
+  }
+
+  /** Checks after an event that touched the slab of `p` (if any) on thread `tid`. */
+  afterEvent(event: number, tid: number, p: Placement | null, lruChanged: boolean): void {
+    if (p && p.kind !== RegionKind.Large) this.checkSlab(event, tid, p.regionId, p.slabIndex);
+    this.checkThread(event, tid, p);
+    this.checkCaches(event, tid, lruChanged);
+  }
+
+  /** I3, I4, I5, I8 on one slab or pool page. */
+  checkSlab(event: number, tid: number, regionId: number, slabIndex: number): void {
+    const found = this.slabOf(regionId, slabIndex);
+    if (!found) return;
+    const { s, kind } = found;
+    const subject = kind === RegionKind.SuperSlab ? `superslab ${regionId} slab ${slabIndex}` : `pool page ${regionId}`;
+    const report = (id: string, message: string) => this.report({ id, event, tid, subject, message, history: [] });
+    if (kind === RegionKind.SuperSlab) {
+      const ss = this.model.state.regions.get(regionId) as SuperSlab;
+      let inUse = 0;
+      for (const sl of ss.slabs) if (sl.classIdx !== NONE) inUse++;
+      if (inUse !== ss.slabsInUse) report('I4', `the bitmap counts ${ss.slabsInUse} slabs in use but ${inUse} slabs have a class`);
+      if (ss.inLru && inUse > 0) report('I6', `a SuperSlab in the LRU has ${inUse} slabs in use`);
+    }
+    if (s.classIdx === NONE) return;
+    if (s.usedBlocks === 0) report('I5', `a slab in use has no block in use: it should have been released (EMPTY) in the same call`);
+    if (s.freelist.length + s.usedBlocks + (s.capacityBlocks - s.carvedBlocks) !== s.capacityBlocks) {
+      report('I3', `freelist ${s.freelist.length} + used ${s.usedBlocks} + uncarved ${s.capacityBlocks - s.carvedBlocks} != capacity ${s.capacityBlocks}`);
+    }
+    const users = this.users.get(slabKey(regionId, slabIndex)) ?? 0;
+    let tls = 0;
+    if (kind === RegionKind.SuperSlab && s.owner !== NONE) {
+      const t = this.model.state.threads.get(s.owner);
+      const span = this.model.blockSpan;
+      const key = slabKey(regionId, slabIndex);
+      if (t) for (const b of t.tlsList[s.classIdx]) if (Math.floor(b / span) === key) tls++;
+    }
+    if (s.usedBlocks !== users + tls + s.remote.length) {
+      report('I3', `used ${s.usedBlocks} != ${users} held by users + ${tls} in the owner's TLS list + ${s.remote.length} in the remote queue`);
+    }
+    for (const b of s.remote) {
+      if (b >= s.carvedBlocks || b < 0) {
+        report('I8', `remote-queue block ${b} is not a carved block of this slab (carved ${s.carvedBlocks})`);
+        break;
+      }
+    }
+    const top = s.remote.length ? s.remote[s.remote.length - 1] : -1;
+    const region = this.addresses.regions.get(regionId);
+    if (top >= 0 && region) {
+      const slabBase = region.base + (kind === RegionKind.SuperSlab ? slabIndex * this.cfg.slabSizeBytes : 0);
+      if (this.userLive(slabBase + top * s.classSize)) report('I8', `remote-queue block ${top} is still held by the program`);
+    }
+  }
+
+  /** I7: the thread's TLS lists within cap; the touched class's list holds free blocks of its class it owns. */
+  checkThread(event: number, tid: number, p: Placement | null): void {
+    const t = this.model.state.threads.get(tid);
+    if (!t) return;
+    const cap = this.cfg.tlsCapBlocks;
+    for (let c = 0; c < t.tlsList.length; c++) {
+      if (t.tlsList[c].length > cap) {
+        this.report({ id: 'I7', event, tid, subject: `thread ${tid} class ${c}`, message: `TLS list holds ${t.tlsList[c].length} blocks, cap ${cap}`, history: [] });
+      }
+    }
+    if (!p || p.kind !== RegionKind.SuperSlab || p.classIdx < 0) return;
+    const span = this.model.blockSpan;
+    for (const b of t.tlsList[p.classIdx]) {
+      const key = Math.floor(b / span);
+      const found = this.slabOf(Math.floor(key / 64), key % 64);
+      const idx = b % span;
+      const bad = !found
+        ? 'a block of no mapped slab'
+        : found.s.classIdx !== p.classIdx
+          ? `a block of a class-${found.s.classIdx} slab`
+          : found.s.owner !== tid
+            ? `a block of a slab owned by thread ${found.s.owner}`
+            : (found.s.live[idx] & LIVE) !== 0
+              ? `live block ${idx}`
+              : null;
+      if (bad) {
+        this.report({ id: 'I7', event, tid, subject: `thread ${tid} class ${p.classIdx}`, message: `the TLS list holds ${bad}`, history: [] });
+        return;
+      }
+    }
+  }
+
+  /** I6: LRU and free-page bounds. */
+  checkCaches(event: number, tid: number, lruChanged: boolean): void {
+    const st = this.model.state;
+    const cfg = this.cfg;
+    if (st.lru.length > cfg.lruMaxCount || st.lru.length * cfg.superslabSizeBytes > cfg.lruMaxBytes) {
+      this.report({ id: 'I6', event, tid, subject: 'LRU', message: `the LRU holds ${st.lru.length} SuperSlabs (max ${cfg.lruMaxCount}, ${cfg.lruMaxBytes} bytes)`, history: [] });
+    }
+    if (st.freePages.length > cfg.poolFreePagesMaxCount) {
+      this.report({ id: 'I6', event, tid, subject: 'free pool pages', message: `${st.freePages.length} free pool pages kept (max ${cfg.poolFreePagesMaxCount})`, history: [] });
+    }
+    if (lruChanged) {
+      for (const id of st.lru) {
+        const ss = st.regions.get(id) as SuperSlab | undefined;
+        if (ss && st.vclock - ss.pushedAt > cfg.lruTtlTicks) {
+          this.report({ id: 'I6', event, tid, subject: `superslab ${id}`, message: `cached for ${st.vclock - ss.pushedAt} ticks, past the TTL of ${cfg.lruTtlTicks}`, history: [] });
+        }
+      }
+    }
+  }
+
+  /** I12: after THREAD_EXIT the thread holds nothing. */
+  threadExited(event: number, tid: number): void {
+    const st = this.model.state;
+    const t = st.threads.get(tid);
+    if (t) {
+      const held = t.tlsList.reduce((n, l) => n + l.length, 0);
+      const owned = t.ownedSlabs.reduce((n, l) => n + l.length, 0) + t.ownedPages.reduce((n, l) => n + l.length, 0);
+      if (held || owned) {
+        this.report({ id: 'I12', event, tid, subject: `thread ${tid}`, message: `after exit the thread still holds ${held} TLS blocks and ${owned} slabs or pages`, history: [] });
+      }
+    }
+    for (const r of st.regions.values()) {
+      const metas = r.kind === RegionKind.SuperSlab ? r.slabs : r.kind === RegionKind.PoolPage ? [r.page] : [];
+      for (const s of metas) {
+        if (s.classIdx !== NONE && s.owner === tid) {
+          this.report({ id: 'I12', event, tid, subject: `region ${r.regionId} slab ${s.slabIndex}`, message: `still owned by thread ${tid} after it exited`, history: [] });
+          return;
+        }
+      }
+    }
+  }
+
+  /** At the end: I11 (the same regions on both sides) and I5 on every slab. */
+  finish(event: number): void {
+    const st = this.model.state;
+    const mine = new Map<number, number>();
+    for (const r of st.regions.values()) mine.set(r.regionId, r.sizeBytes);
+    for (const [id, r] of this.addresses.regions) {
+      const size = mine.get(id);
+      if (size === undefined) {
+        this.report({ id: 'I11', event, tid: 0, subject: `region ${id}`, message: `the trace shows region ${id} mapped; the twin has unmapped it or never mapped it`, history: [] });
+      } else if (size !== r.sizeBytes) {
+        this.report({ id: 'I11', event, tid: 0, subject: `region ${id}`, message: `mapped with ${r.sizeBytes} bytes in the trace, ${size} in the twin`, history: [] });
+      }
+      mine.delete(id);
+    }
+    for (const id of mine.keys()) {
+      this.report({ id: 'I11', event, tid: 0, subject: `region ${id}`, message: `the twin has region ${id} mapped; the trace shows it unmapped or never mapped`, history: [] });
+    }
+    for (const r of st.regions.values()) {
+      if (r.kind === RegionKind.SuperSlab) for (const s of r.slabs) if (s.classIdx !== NONE) this.checkSlab(event, 0, r.regionId, s.slabIndex);
+      if (r.kind === RegionKind.PoolPage && r.page.classIdx !== NONE) this.checkSlab(event, 0, r.regionId, 0);
+    }
+  }
+}
