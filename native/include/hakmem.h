@@ -61,6 +61,12 @@ void hakmem_visit(hakmem_visitor_fn fn, void *arg);
 /* Return this thread's caches as if it exited (the replay tool calls it on THREAD_EXIT). */
 void hakmem_thread_flush(void);
 
+/* Replay bypass (for hakmem-replay): while a thread has it on, its malloc-family calls are
+ * served from a private bump arena (never reused), are not recorded, touch no allocator state
+ * and assign no thread index. free/realloc/malloc_usable_size of an arena pointer, from any
+ * thread, is recognised by a range check (free: a no-op). */
+void hakmem_replay_bypass(int on);
+
 #ifdef __cplusplus
 }
 #endif

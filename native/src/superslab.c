@@ -1,0 +1,182 @@
+/* superslab.c: slab metadata shared by SuperSlab slabs and pool pages, and pointer
+ * classification (docs/allocator.md 1 "Classifying a pointer", 4 take/drain).
+ *
+ * A block's state is told by two bits in its slab's metadata:
+ *   live   set when handed to the user; cleared by the owner on a local free or at drain;
+ *   remote set (atomically) by a remote free; cleared at drain.
+ * A free is accepted only for a block that is live and not remote-pending: a second free of a
+ * block waiting in a remote queue (by anyone) is INVALID, so a remote queue can never hold a
+ * block twice (a cycle) and a block can never be both in a remote queue and a TLS list.
+ * Free blocks hold the next pointer of whatever list they are on in their first word; nothing
+ * is ever read in front of a block. */
+#include "hk_internal.h"
+
+hk_ss_t *hk_ss_of(uintptr_t p) {
+  return g_hk.ss_desc[(p - g_hk.ss_base) >> g_hk.ss_shift];
+}
+
+hk_slab_t *hk_slab_of(uintptr_t p) {
+  if (p < g_hk.pool_base) {
+    hk_ss_t *ss = hk_ss_of(p);
+    return &ss->slabs[(p - ss->r.base) >> g_hk.slab_shift];
+  }
+  return &g_hk.pp_desc[(p - g_hk.pool_base) >> g_hk.pp_shift]->s;
+}
+
+/* Classify p (inside the reservation) without changing anything. */
+void hk_classify(uintptr_t p, hk_class_ref_t *out) {
+  out->verdict = HKT_VERDICT_INVALID;
+  out->slab = NULL;
+  out->large = NULL;
+  out->block_index = 0;
+  uint32_t e = hk_owner_get(p);
+  if (e == 0) return;
+  hk_slab_t *s;
+  if (p < g_hk.pool_base) {
+    hk_ss_t *ss = hk_ss_of(p);
+    if (!ss) return;
+    uint32_t i = (uint32_t)((p - ss->r.base) >> g_hk.slab_shift);
+    if (!((__atomic_load_n(&ss->bitmap, __ATOMIC_ACQUIRE) >> i) & 1)) return;
+    s = &ss->slabs[i];
+    out->kind = HK_KIND_SS;
+  } else if (p < g_hk.pool_end) {
+    hk_ppage_t *pg = g_hk.pp_desc[(p - g_hk.pool_base) >> g_hk.pp_shift];
+    if (!pg) return;
+    s = &pg->s;
+    if (__atomic_load_n(&s->class_idx, __ATOMIC_ACQUIRE) == HK_NONE) return;
+    out->kind = HK_KIND_POOL;
+  } else {
+    hk_large_t *l = hk_large_desc(e);
+    if (!l || !l->in_use || p != l->r.base) return;
+    out->kind = HK_KIND_LARGE;
+    out->large = l;
+    out->verdict = HKT_VERDICT_OK;
+    return;
+  }
+  uint64_t off = p - s->base;
+  uint32_t bs = __atomic_load_n(&s->block_size, __ATOMIC_RELAXED);
+  if (bs == 0 || off % bs) return;
+  uint64_t idx = off / bs;
+  if (idx >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED)) return;
+  if (!hk_live_get(s, idx)) return;   /* double free (or never handed out) */
+  if ((atomic_load_explicit(&s->rbits[idx >> 6], memory_order_relaxed) >> (idx & 63)) & 1)
+    return;                           /* already freed remotely, not drained yet */
+  out->slab = s;
+  out->block_index = idx;
+  out->verdict = HKT_VERDICT_OK;
+}
+
+void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_size, uint32_t capacity,
+                  uint32_t owner) {
+  HK_ASSERT(s->used == 0 && s->freelist_len == 0 && atomic_load(&s->remote) == NULL);
+#ifndef NDEBUG
+  for (uint32_t w = 0; w < (capacity + 63) / 64; w++) HK_ASSERT(s->live[w] == 0 && s->rbits[w] == 0);
+#endif
+  __atomic_store_n(&s->block_size, block_size, __ATOMIC_RELAXED);
+  s->capacity = capacity;
+  s->used = 0;
+  __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
+  s->freelist = NULL;
+  s->freelist_len = 0;
+  atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+  s->owner = owner;
+  s->orphan = 0;
+  s->onext = s->oprev = NULL;
+  __atomic_store_n(&s->class_idx, class_idx, __ATOMIC_RELEASE);
+}
+
+/* The slab becomes free: no class, no owner, freelist and remote empty, carved 0. Every block
+ * is already free (used == 0), so every live bit is clear. */
+void hk_slab_reset(hk_slab_t *s) {
+  HK_ASSERT(s->used == 0);
+  HK_ASSERT(atomic_load(&s->remote) == NULL);
+  s->freelist = NULL;
+  s->freelist_len = 0;
+  __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
+  s->owner = HK_NONE;
+  s->orphan = 0;
+  s->onext = s->oprev = NULL;
+  __atomic_store_n(&s->class_idx, HK_NONE, __ATOMIC_RELEASE);
+}
+
+/* drain(s): owner only. The chain comes newest push first and goes on top of the freelist in
+ * that order (chain[0] ends on top). */
+void hk_drain(hk_slab_t *s, uint16_t tid) {
+  hk_block_t *chain = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+  if (!chain) return;
+  uint32_t n = 0;
+  hk_block_t *last = NULL;
+  for (hk_block_t *b = chain; b; b = b->next) {
+    uint64_t idx = hk_block_index(s, (uintptr_t)b);
+    HK_ASSERT(idx < s->carved && hk_live_get(s, idx));
+    hk_live_clear(s, idx);
+    atomic_fetch_and_explicit(&s->rbits[idx >> 6], ~(1ull << (idx & 63)), memory_order_relaxed);
+    last = b;
+    n++;
+    if (HK_UNLIKELY(n > s->capacity)) break; /* cannot happen: a block is pushed at most once */
+  }
+  last->next = s->freelist;
+  s->freelist = chain;
+  s->freelist_len += n;
+  HK_ASSERT(s->used >= n);
+  s->used -= n;
+  HK_COUNT(drains, 1);
+  if (g_trace_internal)
+    trace_ev0(HKT_DRAIN, tid, s->region->id, ((uint64_t)s->index << 32) | n);
+}
+
+/* take(s, want): blocks come out in this order: freelist, then carving, then (when both are
+ * exhausted) a drain of the remote queue. The chain out is linked in order. */
+uint32_t hk_take(hk_slab_t *s, uint32_t want, hk_block_t **head, hk_block_t **tail,
+                 uint16_t tid) {
+  uint32_t n = 0;
+  hk_block_t *h = NULL, *t = NULL;
+  int drained = 0;
+  while (n < want) {
+    hk_block_t *b;
+    if (s->freelist) {
+      b = s->freelist;
+      s->freelist = b->next;
+      s->freelist_len--;
+    } else if (s->carved < s->capacity) {
+      b = (hk_block_t *)(s->base + (uintptr_t)s->carved * s->block_size);
+      __atomic_store_n(&s->carved, s->carved + 1, __ATOMIC_RELAXED);
+    } else if (!drained && atomic_load_explicit(&s->remote, memory_order_relaxed)) {
+      /* One drain per take is enough: the owner is the only consumer, and what arrives after
+       * it stays for the next take (the loop stays bounded). */
+      hk_drain(s, tid);
+      drained = 1;
+      continue;
+    } else {
+      break;
+    }
+    b->next = NULL;
+    if (t) t->next = b;
+    else h = b;
+    t = b;
+    n++;
+  }
+  s->used += n;
+  *head = h;
+  *tail = t;
+  return n;
+}
+
+uint32_t hk_remote_len(hk_slab_t *s) {
+  uint32_t n = 0;
+  for (hk_block_t *b = atomic_load(&s->remote); b && n <= s->capacity; b = b->next) n++;
+  return n;
+}
+
+int hk_remote_push(hk_slab_t *s, hk_block_t *b, uint64_t idx) {
+  uint64_t bit = 1ull << (idx & 63);
+  uint64_t old = atomic_fetch_or_explicit(&s->rbits[idx >> 6], bit, memory_order_acq_rel);
+  if (old & bit) return -1; /* a racing free of the same block won */
+  hk_block_t *h = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  do {
+    b->next = h;
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &h, b, memory_order_release,
+                                                  memory_order_relaxed));
+  HK_COUNT(remote_frees, 1);
+  return 0;
+}

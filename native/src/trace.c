@@ -1,0 +1,487 @@
+/* trace.c: the crash-safe recorder (docs/trace-format.md is the contract).
+ *
+ * How it works, in one paragraph. Every event takes its slots from one global
+ * counter (g_slot_next, one atomic fetch-and-add, no lock), so an event's
+ * slots are consecutive and the slot index is the global order. The file is
+ * mapped MAP_SHARED in windows of 64 MiB; a slot is written with two stores
+ * (bytes 8..15, then bytes 0..7 with the op last as one aligned 8-byte store),
+ * so it is either complete or has op 0. A store to a MAP_SHARED page is in the
+ * kernel's page cache the moment it retires: a process killed by SIGKILL or a
+ * signal leaves every completed slot on disk, with nothing to do at the signal.
+ *
+ * Limits: at most HKT_WINDOWS_MAX windows (16 G slots); past that, events
+ * are dropped (the file stays valid). No malloc and no stdio in this file:
+ * only syscalls, so it is safe inside the allocator and at its init.
+ *
+ * Closing: trace_close() adds HKT_CLOSED to the slot counter, which both
+ * fixes slot_count and tells every later writer to drop its event; it then
+ * waits (bounded) for writers still filling slots below slot_count, writes
+ * the footer fields, replaces the windows with anonymous memory (so a very
+ * late writer scribbles harmlessly instead of faulting) and truncates.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+
+int g_trace_enabled;
+int g_trace_exact;
+int g_trace_internal;
+
+#define HKT_WINDOW_BYTES (64ull << 20)
+#define HKT_WINDOW_SLOTS (HKT_WINDOW_BYTES / HKT_SLOT_BYTES)
+#define HKT_WINDOWS_MAX 4096u /* 4096 * 64 MiB = 256 GiB of trace */
+#define HKT_CLOSED (1ull << 62)
+/* how many trailing slots trace_close() checks for in-flight writers */
+#define HKT_CLOSE_TAIL_SLOTS (1ull << 20)
+#define HKT_CLOSE_WAIT_NS 200000000ull
+#define HKT_PATH_MAX 4096
+
+static int g_fd = -1;
+static _Atomic uint64_t g_slot_next;  /* next free slot; HKT_CLOSED once closed */
+static _Atomic uint64_t g_ext_slots;  /* extension slots written: event_count = slots - this */
+static _Atomic int g_closing;
+static uint8_t *_Atomic g_windows[HKT_WINDOWS_MAX];
+static uint64_t g_file_bytes;         /* under g_window_lock */
+static pthread_mutex_t g_window_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_exact_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+static char g_path_template[HKT_PATH_MAX]; /* HAKMEM_TRACE as given */
+static char g_path[HKT_PATH_MAX];          /* the file actually written */
+static uint8_t g_header[HKT_HEADER_BYTES]; /* this process's header (the footer is patched in) */
+static uint64_t g_heap_base, g_heap_bytes;
+static uint32_t g_mode_flags;              /* EXACT | INTERNAL */
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32). Bitwise: it runs twice per
+ * process on 4 KiB, so a table buys nothing. */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+/* The header CRC: bytes 20..23, 48..71 and 76..79 taken as zero. */
+static uint32_t header_crc(const uint8_t *h) {
+  uint8_t tmp[HKT_HEADER_BYTES];
+  memcpy(tmp, h, sizeof tmp);
+  memset(tmp + 20, 0, 4);
+  memset(tmp + 48, 0, 24);
+  memset(tmp + 76, 0, 4);
+  return crc32_ieee(tmp, sizeof tmp);
+}
+
+static size_t str_len(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+/* Append decimal v to buf at *pos (bounded by cap, always NUL terminated). */
+static int append_str(char *buf, size_t *pos, size_t cap, const char *s) {
+  size_t n = str_len(s);
+  if (*pos + n + 1 > cap) return -1;
+  memcpy(buf + *pos, s, n);
+  *pos += n;
+  buf[*pos] = 0;
+  return 0;
+}
+
+static int append_u64(char *buf, size_t *pos, size_t cap, uint64_t v) {
+  char tmp[24];
+  int i = 23;
+  tmp[i] = 0;
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  return append_str(buf, pos, cap, tmp + i);
+}
+
+static void write_err(const char *a, const char *b, int err) {
+  char msg[HKT_PATH_MAX + 128];
+  size_t pos = 0;
+  msg[0] = 0;
+  append_str(msg, &pos, sizeof msg, "hakmem: trace: ");
+  append_str(msg, &pos, sizeof msg, a);
+  append_str(msg, &pos, sizeof msg, b);
+  if (err) {
+    append_str(msg, &pos, sizeof msg, " (errno ");
+    append_u64(msg, &pos, sizeof msg, (uint64_t)err);
+    append_str(msg, &pos, sizeof msg, ")");
+  }
+  append_str(msg, &pos, sizeof msg, "\n");
+  ssize_t r = write(2, msg, pos);
+  (void)r;
+}
+
+/* ------------------------------------------------------------ file naming */
+
+/* PATH with %p replaced by pid ("%%" is a literal %). */
+static int expand_path(const char *tmpl, uint64_t pid, char *out, size_t cap) {
+  size_t pos = 0;
+  out[0] = 0;
+  for (size_t i = 0; tmpl[i]; i++) {
+    if (tmpl[i] == '%' && tmpl[i + 1] == 'p') {
+      if (append_u64(out, &pos, cap, pid)) return -1;
+      i++;
+    } else if (tmpl[i] == '%' && tmpl[i + 1] == '%') {
+      if (append_str(out, &pos, cap, "%")) return -1;
+      i++;
+    } else {
+      char c[2] = {tmpl[i], 0};
+      if (append_str(out, &pos, cap, c)) return -1;
+    }
+  }
+  return 0;
+}
+
+/* Create the trace file with O_EXCL: PATH, else STEM.PID.hkt, else
+ * STEM.PID.N.hkt for N = 1, 2, ... (STEM is PATH without a final ".hkt"). */
+static int open_trace_file(uint64_t pid) {
+  char base[HKT_PATH_MAX];
+  if (expand_path(g_path_template, pid, base, sizeof base)) {
+    write_err("path too long: ", g_path_template, 0);
+    return -1;
+  }
+  int fd = open(base, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    memcpy(g_path, base, str_len(base) + 1);
+    return fd;
+  }
+  if (errno != EEXIST) {
+    write_err("cannot create ", base, errno);
+    return -1;
+  }
+  size_t stem_len = str_len(base);
+  if (stem_len >= 4 && memcmp(base + stem_len - 4, ".hkt", 4) == 0) stem_len -= 4;
+  for (uint64_t n = 0; n < 10000; n++) {
+    char path[HKT_PATH_MAX];
+    size_t pos = 0;
+    if (stem_len + 1 > sizeof path) return -1;
+    memcpy(path, base, stem_len);
+    path[stem_len] = 0;
+    pos = stem_len;
+    if (append_str(path, &pos, sizeof path, ".") || append_u64(path, &pos, sizeof path, pid))
+      return -1;
+    if (n > 0 && (append_str(path, &pos, sizeof path, ".") ||
+                  append_u64(path, &pos, sizeof path, n)))
+      return -1;
+    if (append_str(path, &pos, sizeof path, ".hkt")) return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      memcpy(g_path, path, pos + 1);
+      return fd;
+    }
+    if (errno != EEXIST) {
+      write_err("cannot create ", path, errno);
+      return -1;
+    }
+  }
+  write_err("no free file name for ", base, 0);
+  return -1;
+}
+
+/* ------------------------------------------------------------------ header */
+
+static void read_comm(char out[64]) {
+  memset(out, 0, 64);
+  int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, out, 63);
+  close(fd);
+  if (n <= 0) {
+    memset(out, 0, 64);
+    return;
+  }
+  for (ssize_t i = 0; i < n; i++)
+    if (out[i] == '\n') out[i] = 0;
+}
+
+static void build_header(uint64_t pid, uint64_t ppid, uint32_t flags) {
+  uint8_t *h = g_header;
+  memset(h, 0, HKT_HEADER_BYTES);
+  memcpy(h + 0, HKT_MAGIC, 8);
+  put_u32(h + 8, HKT_VERSION);
+  put_u32(h + 12, HKT_HEADER_BYTES);
+  put_u32(h + 16, HKT_SLOT_BYTES);
+  put_u32(h + 20, flags);
+  put_u64(h + 24, pid);
+  put_u64(h + 32, ppid);
+  put_u64(h + 40, now_ns());
+  hakmem_config_entry_t entries[HKT_CONFIG_MAX_ENTRIES];
+  memset(entries, 0, sizeof entries);
+  unsigned n = hakmem_config_entries(entries, HKT_CONFIG_MAX_ENTRIES);
+  if (n > HKT_CONFIG_MAX_ENTRIES) n = HKT_CONFIG_MAX_ENTRIES;
+  put_u32(h + 72, n);
+  read_comm((char *)h + 80);
+  put_u64(h + 144, g_heap_base);
+  put_u64(h + 152, g_heap_bytes);
+  for (unsigned i = 0; i < n; i++) {
+    uint8_t *e = h + HKT_CONFIG_OFFSET + i * HKT_CONFIG_ENTRY_BYTES;
+    memcpy(e, entries[i].name, 32);
+    e[31] = 0;
+    put_u64(e + 32, entries[i].value);
+  }
+  put_u32(h + 76, header_crc(h));
+}
+
+static int write_header(void) {
+  size_t done = 0;
+  while (done < HKT_HEADER_BYTES) {
+    ssize_t w = pwrite(g_fd, g_header + done, HKT_HEADER_BYTES - done, (off_t)done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    done += (size_t)w;
+  }
+  return 0;
+}
+
+/* ----------------------------------------------------------------- windows */
+
+/* Slow path: grow the file and map window w (under g_window_lock). */
+__attribute__((noinline, cold)) static uint8_t *window_map(uint64_t w) {
+  if (w >= HKT_WINDOWS_MAX) return 0;
+  pthread_mutex_lock(&g_window_lock);
+  uint8_t *p = atomic_load_explicit(&g_windows[w], memory_order_acquire);
+  if (!p && g_fd >= 0) {
+    uint64_t need = HKT_HEADER_BYTES + (w + 1) * HKT_WINDOW_BYTES;
+    int ok = 1;
+    if (need > g_file_bytes) {
+      if (ftruncate(g_fd, (off_t)need) == 0)
+        g_file_bytes = need;
+      else
+        ok = 0;
+    }
+    if (ok) {
+      void *m = mmap(0, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd,
+                     (off_t)(HKT_HEADER_BYTES + w * HKT_WINDOW_BYTES));
+      if (m != MAP_FAILED) {
+        p = (uint8_t *)m;
+        atomic_store_explicit(&g_windows[w], p, memory_order_release);
+      }
+    }
+  }
+  pthread_mutex_unlock(&g_window_lock);
+  return p;
+}
+
+static inline uint8_t *slot_ptr(uint64_t s) {
+  uint64_t w = s / HKT_WINDOW_SLOTS;
+  uint8_t *p = w < HKT_WINDOWS_MAX ? atomic_load_explicit(&g_windows[w], memory_order_acquire) : 0;
+  if (__builtin_expect(!p, 0)) {
+    p = window_map(w);
+    if (!p) return 0;
+  }
+  return p + (s % HKT_WINDOW_SLOTS) * HKT_SLOT_BYTES;
+}
+
+/* Bytes 8..15 first, then bytes 0..7 (op, check, c, a) as one 8-byte store:
+ * the op is never visible without the rest. */
+static inline void slot_store(uint8_t *p, uint8_t op, uint16_t c, uint32_t a, uint64_t b) {
+  uint64_t lo = (uint64_t)op | ((uint64_t)hkt_check(op, c, a, b) << 8) | ((uint64_t)c << 16) |
+                ((uint64_t)a << 32);
+  __atomic_store_n((uint64_t *)(p + 8), b, __ATOMIC_RELAXED);
+  __atomic_store_n((uint64_t *)p, lo, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------------- fast path */
+
+void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
+                 const uint32_t *ext_a, const uint64_t *ext_b) {
+  if (n_ext > 3) n_ext = 3;
+  uint64_t s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
+  if (__builtin_expect(s >= HKT_CLOSED, 0)) return; /* closed meanwhile: drop */
+  if (n_ext) {
+    atomic_fetch_add_explicit(&g_ext_slots, n_ext, memory_order_relaxed);
+    for (unsigned i = 0; i < n_ext; i++) {
+      uint8_t *e = slot_ptr(s + 1 + i);
+      if (e) slot_store(e, HKT_OP_EXT, 0, ext_a ? ext_a[i] : 0, ext_b ? ext_b[i] : 0);
+    }
+  }
+  uint8_t *p = slot_ptr(s);
+  if (p) slot_store(p, (uint8_t)((op & HKT_OP_MASK) | (n_ext << HKT_EXT_SHIFT)), tid, a, b);
+}
+
+/* -------------------------------------------------------------- open/close */
+
+/* Open a file for this process (pid/ppid/flags given), write its header and
+ * map window 0. Returns 0 on success; on failure recording stays off. */
+static int open_recording(uint32_t flags) {
+  uint64_t pid = (uint64_t)getpid();
+  g_fd = open_trace_file(pid);
+  if (g_fd < 0) return -1;
+  build_header(pid, (uint64_t)getppid(), flags);
+  g_file_bytes = 0;
+  atomic_store(&g_slot_next, 0);
+  atomic_store(&g_ext_slots, 0);
+  for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) atomic_store(&g_windows[w], 0);
+  if (write_header() != 0 || !window_map(0)) {
+    write_err("cannot write ", g_path, errno);
+    close(g_fd);
+    g_fd = -1;
+    return -1;
+  }
+  return 0;
+}
+
+void trace_init(const hakmem_config_t *cfg, uint64_t heap_base, uint64_t heap_bytes) {
+  (void)cfg;
+  if (g_fd >= 0 || g_trace_enabled) return;
+  const char *path = getenv("HAKMEM_TRACE");
+  if (!path || !path[0]) return;
+  size_t n = str_len(path);
+  if (n >= sizeof g_path_template) {
+    write_err("path too long: ", path, 0);
+    return;
+  }
+  memcpy(g_path_template, path, n + 1);
+  const char *mode = getenv("HAKMEM_TRACE_MODE");
+  int exact = mode && strcmp(mode, "exact") == 0;
+  if (mode && mode[0] && !exact && strcmp(mode, "fast") != 0)
+    write_err("unknown HAKMEM_TRACE_MODE (fast|exact), using fast: ", mode, 0);
+  const char *internal = getenv("HAKMEM_TRACE_INTERNAL");
+  int intern = internal && internal[0] == '1';
+  g_heap_base = heap_base;
+  g_heap_bytes = heap_bytes;
+  g_mode_flags = (exact ? HKT_FLAG_EXACT : 0) | (intern ? HKT_FLAG_INTERNAL : 0);
+  if (open_recording(g_mode_flags) != 0) return;
+  g_trace_exact = exact;
+  g_trace_internal = intern;
+  atomic_store(&g_closing, 0);
+  __atomic_store_n(&g_trace_enabled, 1, __ATOMIC_RELEASE);
+}
+
+/* Wait (bounded) until no slot in [from, to) has op 0. Returns 1 if none has. */
+static int wait_tail_complete(uint64_t from, uint64_t to) {
+  uint64_t deadline = mono_ns() + HKT_CLOSE_WAIT_NS;
+  for (uint64_t s = from; s < to; s++) {
+    uint64_t w = s / HKT_WINDOW_SLOTS;
+    uint8_t *base = atomic_load_explicit(&g_windows[w], memory_order_acquire);
+    if (!base) return 0; /* a writer failed to map: its slot is a hole */
+    const uint8_t *p = base + (s % HKT_WINDOW_SLOTS) * HKT_SLOT_BYTES;
+    while (__atomic_load_n(p, __ATOMIC_ACQUIRE) == 0) {
+      if (mono_ns() > deadline) return 0;
+      sched_yield();
+    }
+  }
+  return 1;
+}
+
+void trace_close(void) {
+  if (!__atomic_load_n(&g_trace_enabled, __ATOMIC_ACQUIRE)) return;
+  if (atomic_exchange(&g_closing, 1)) return;
+  int exact = g_trace_exact;
+  if (exact) trace_exact_lock();
+  __atomic_store_n(&g_trace_enabled, 0, __ATOMIC_RELEASE);
+  uint64_t slot_count = atomic_fetch_add(&g_slot_next, HKT_CLOSED);
+  if (slot_count >= HKT_CLOSED) slot_count -= HKT_CLOSED; /* cannot happen: closing is once */
+  uint64_t tail = slot_count > HKT_CLOSE_TAIL_SLOTS ? slot_count - HKT_CLOSE_TAIL_SLOTS : 0;
+  uint64_t max_slots = (uint64_t)HKT_WINDOWS_MAX * HKT_WINDOW_SLOTS;
+  uint64_t written = slot_count < max_slots ? slot_count : max_slots;
+  int complete = wait_tail_complete(tail, written) && written == slot_count;
+  uint64_t ext = atomic_load(&g_ext_slots);
+  uint8_t *h = g_header;
+  uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
+  if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
+  put_u32(h + 20, flags);
+  put_u64(h + 48, now_ns());
+  put_u64(h + 56, written);
+  put_u64(h + 64, written >= ext ? written - ext : 0);
+  put_u32(h + 76, header_crc(h));
+  write_header();
+  /* Swap the windows for anonymous memory before truncating: a writer that
+   * still holds a window pointer (it passed the enabled check before close)
+   * then writes into nothing instead of faulting on a page past EOF. */
+  pthread_mutex_lock(&g_window_lock);
+  for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
+    uint8_t *p = atomic_load(&g_windows[w]);
+    if (p)
+      mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  }
+  if (ftruncate(g_fd, (off_t)(HKT_HEADER_BYTES + written * HKT_SLOT_BYTES)) != 0)
+    write_err("cannot truncate ", g_path, errno);
+  close(g_fd);
+  g_fd = -1;
+  pthread_mutex_unlock(&g_window_lock);
+  if (exact) trace_exact_unlock();
+}
+
+/* -------------------------------------------------------------- exact lock */
+
+void trace_exact_lock(void) { pthread_mutex_lock(&g_exact_lock); }
+void trace_exact_unlock(void) { pthread_mutex_unlock(&g_exact_lock); }
+
+/* -------------------------------------------------------------------- fork */
+
+/* Only the exact lock is taken across fork. The window lock is innermost (it
+ * is taken inside allocator locks when a region event maps a new window), so
+ * holding it across the allocator's own atfork locking could deadlock; the
+ * child does not need it anyway: it forgets the parent's windows and
+ * re-initialises the lock. */
+void trace_atfork_prepare(void) {
+  if (g_trace_enabled && g_trace_exact) trace_exact_lock();
+}
+
+void trace_atfork_parent(void) {
+  if (g_trace_enabled && g_trace_exact) trace_exact_unlock();
+}
+
+void trace_atfork_child(void) {
+  if (!g_trace_enabled || atomic_load(&g_closing)) return;
+  int exact = g_trace_exact;
+  /* Stop recording into the parent's file: forget its windows (munmap in the
+   * child removes only the child's view) and its descriptor. Never write,
+   * truncate or close the parent's file's contents. */
+  __atomic_store_n(&g_trace_enabled, 0, __ATOMIC_RELEASE);
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  memcpy(&g_window_lock, &fresh, sizeof fresh);
+  for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
+    uint8_t *p = atomic_load(&g_windows[w]);
+    if (p) munmap(p, HKT_WINDOW_BYTES);
+    atomic_store(&g_windows[w], 0);
+  }
+  if (g_fd >= 0) close(g_fd);
+  g_fd = -1;
+  if (exact) trace_exact_unlock();
+  if (open_recording(g_mode_flags | HKT_FLAG_FORKED) != 0) {
+    g_trace_exact = 0;
+    g_trace_internal = 0;
+    return;
+  }
+  __atomic_store_n(&g_trace_enabled, 1, __ATOMIC_RELEASE);
+}
+
+/* The path of the file being written ("" when not recording). For tests. */
+const char *trace_path(void) { return g_fd >= 0 ? g_path : ""; }

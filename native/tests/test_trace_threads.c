@@ -1,0 +1,165 @@
+/* A pthreads producer/consumer recorded in fast and exact mode: producers
+ * malloc, consumers free (remote frees), through a bounded ring. Checked in
+ * the file: every thread has one THREAD_START before its calls and its
+ * THREAD_EXIT after them; every free names a block handed out earlier in
+ * trace order and not freed since (a block is freed before any call gets it
+ * back); all verdicts OK; the call count is exact. */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "test_trace_util.h"
+
+#define PAIRS 2
+#define ITEMS 20000
+#define RING 256
+
+typedef struct ring {
+  void *slot[RING];
+  unsigned head, tail;
+  pthread_mutex_t mu;
+  pthread_cond_t not_empty, not_full;
+} ring_t;
+
+static ring_t g_ring[PAIRS];
+
+static void *producer(void *arg) {
+  ring_t *r = arg;
+  for (unsigned i = 0; i < ITEMS; i++) {
+    size_t sz = 16 + (i * 37) % 2000;
+    if (i % 500 == 0) sz = 30000; /* a pool block now and then */
+    void *p = malloc(sz);
+    memset(p, 1, 8);
+    pthread_mutex_lock(&r->mu);
+    while (r->head - r->tail == RING) pthread_cond_wait(&r->not_full, &r->mu);
+    r->slot[r->head++ % RING] = p;
+    pthread_cond_signal(&r->not_empty);
+    pthread_mutex_unlock(&r->mu);
+  }
+  return 0;
+}
+
+static void *consumer(void *arg) {
+  ring_t *r = arg;
+  for (unsigned i = 0; i < ITEMS; i++) {
+    pthread_mutex_lock(&r->mu);
+    while (r->head == r->tail) pthread_cond_wait(&r->not_empty, &r->mu);
+    void *p = r->slot[r->tail++ % RING];
+    pthread_cond_signal(&r->not_full);
+    pthread_mutex_unlock(&r->mu);
+    free(p);
+  }
+  return 0;
+}
+
+static int child_run(void) {
+  pthread_t th[2 * PAIRS];
+  for (int i = 0; i < PAIRS; i++) {
+    pthread_mutex_init(&g_ring[i].mu, 0);
+    pthread_cond_init(&g_ring[i].not_empty, 0);
+    pthread_cond_init(&g_ring[i].not_full, 0);
+    pthread_create(&th[2 * i], 0, producer, &g_ring[i]);
+    pthread_create(&th[2 * i + 1], 0, consumer, &g_ring[i]);
+  }
+  for (int i = 0; i < 2 * PAIRS; i++) pthread_join(th[i], 0);
+  return 0;
+}
+
+/* open-addressing set of live recorded pointers (test-local) */
+#define SET_CAP (1u << 20)
+static uint64_t *g_set;
+static int set_op(uint64_t p, int op) { /* op 0 find, 1 insert, 2 erase */
+  uint64_t i = (p * 0x9E3779B97F4A7C15ull) >> 44;
+  while (g_set[i] && g_set[i] != p) i = (i + 1) & (SET_CAP - 1);
+  if (op == 0) return g_set[i] == p;
+  if (op == 1) {
+    int had = g_set[i] == p;
+    g_set[i] = p;
+    return had;
+  }
+  if (g_set[i] != p) return 0;
+  /* erase with backward shift */
+  uint64_t j = i;
+  for (;;) {
+    j = (j + 1) & (SET_CAP - 1);
+    if (!g_set[j]) break;
+    uint64_t h = (g_set[j] * 0x9E3779B97F4A7C15ull) >> 44;
+    if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+      g_set[i] = g_set[j];
+      i = j;
+    }
+  }
+  g_set[i] = 0;
+  return 1;
+}
+
+static void check_trace(const char *mode, const char *path) {
+  char err[512];
+  trace_data_t t;
+  long n = load_trace(path, &t, err, sizeof err);
+  CHECK(n > 0, "%s: reads: %s", mode, n < 0 ? err : "empty");
+  if (n <= 0) return;
+  CHECK(t.f.complete, "%s: complete", mode);
+  memset(g_set, 0, SET_CAP * 8);
+  int started[64] = {0}, exited[64] = {0}, calls_after_exit = 0, calls_before_start = 0;
+  long mallocs = 0, frees = 0, bad_free = 0, reused_live = 0, bad_verdict = 0;
+  for (size_t i = 0; i < t.n; i++) {
+    const hkt_event_t *e = &t.ev[i];
+    unsigned tid = e->thread < 64 ? e->thread : 63;
+    if (e->op == HKT_THREAD_START) started[tid]++;
+    if (e->op == HKT_THREAD_EXIT) exited[tid]++;
+    if (e->op >= HKT_MALLOC && e->op <= HKT_USABLE_SIZE) {
+      calls_before_start += !started[tid];
+      calls_after_exit += exited[tid] != 0;
+    }
+    if (e->op == HKT_MALLOC && e->b) {
+      mallocs++;
+      reused_live += set_op(e->b, 1);
+    }
+    if (e->op == HKT_FREE && e->a != HKT_VERDICT_NULL) {
+      frees++;
+      bad_verdict += e->a != HKT_VERDICT_OK;
+      bad_free += !set_op(e->b, 2);
+    }
+  }
+  CHECK(calls_before_start == 0, "%s: %d calls before their THREAD_START", mode, calls_before_start);
+  CHECK(calls_after_exit == 0, "%s: %d calls after their THREAD_EXIT", mode, calls_after_exit);
+  int workers_exited = 0;
+  for (int i = 0; i < 64; i++) {
+    CHECK(started[i] <= 1, "%s: thread %d started %d times", mode, i, started[i]);
+    workers_exited += exited[i];
+  }
+  CHECK(workers_exited >= 2 * PAIRS, "%s: %d THREAD_EXITs", mode, workers_exited);
+  CHECK(mallocs >= 2L * PAIRS * ITEMS / 2 + PAIRS * ITEMS, "%s: %ld mallocs", mode, mallocs);
+  CHECK(reused_live == 0, "%s: %ld blocks handed out while live", mode, reused_live);
+  CHECK(bad_free == 0, "%s: %ld frees of a block not live in trace order", mode, bad_free);
+  CHECK(bad_verdict == 0, "%s: %ld frees with a verdict other than OK", mode, bad_verdict);
+  CHECK(frees >= PAIRS * ITEMS, "%s: %ld frees", mode, frees);
+  free_trace(&t);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "run") == 0) return child_run();
+  util_init();
+  g_set = calloc(SET_CAP, 8);
+  const char *modes[2] = {"fast", "exact"};
+  for (int m = 0; m < 2; m++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/pc-%s.hkt", g_dir, modes[m]);
+    pid_t pid = spawn_traced(path, modes[m], 0, "run", 0);
+    int st = wait_child(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child exit %d", modes[m], st);
+    check_trace(modes[m], path);
+    if (m == 1) {
+      /* the exact trace replays with every placement as recorded */
+      char replay[4096], out[512];
+      build_path(replay, sizeof replay, "hakmem-replay");
+      snprintf(out, sizeof out, "%s/pc-exact.out", g_dir);
+      char *argv2[] = {replay, "--quiet", path, 0};
+      int rc = run_cmd(argv2, out);
+      CHECK(rc == 0, "exact: hakmem-replay exit %d (0: every placement as recorded)", rc);
+    }
+  }
+  free(g_set);
+  remove_dir();
+  return finish();
+}

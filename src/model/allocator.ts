@@ -1,0 +1,515 @@
+/**
+ * HakmemModel: the TypeScript twin of the hakmem allocator.
+ *
+ * It follows docs/allocator.md decision for decision and predicts where the
+ * real allocator places every block: (region id, slab index, block index).
+ * It never sees addresses: pointers arrive as PointerRefs (region id + offset)
+ * that the engine resolved from the trace's region events.
+ *
+ * Events: every decision that a trace can also record (region map, unmap,
+ * reuse, remap, and with `internalEvents` the internal ones) is appended to
+ * `events` in the order native would record it. The engine calls
+ * `takeEvents()` after each call; it returns the events so far and starts a
+ * new list (when there are none it returns a shared, frozen empty array).
+ *
+ * API failures follow section 7: a failed call returns a null placement and
+ * errno ENOMEM or EINVAL; an INVALID or FOREIGN pointer leaves the state alone.
+ */
+import { type HakmemConfig } from './config.js';
+import { digest } from './digest.js';
+import { largeFree, largeMalloc, largeRealloc, largeUsable, roundUp } from './large.js';
+import { poolFree, poolMalloc, poolReleasePage } from './pool.js';
+import { ROUTE_LARGE, ROUTE_POOL, Router } from './route.js';
+import {
+  Heap,
+  IN_REMOTE,
+  LIVE,
+  NONE,
+  newModelState,
+  type LargeRegion,
+  type ModelState,
+  type SlabMeta,
+  type ThreadState,
+} from './state.js';
+import { drain } from './superslab.js';
+import { newThreadState, releaseSlab, spill, tinyFree, tinyMalloc } from './tls.js';
+import {
+  EINVAL,
+  ENOMEM,
+  RegionKind,
+  Verdict,
+  type AllocOutcome,
+  type FreeOutcome,
+  type ModelEvent,
+  type Placement,
+  type PointerRef,
+  type ReallocOutcome,
+} from './types.js';
+import {
+  regionViews,
+  sharedView,
+  threadViews,
+  type LruEntryView,
+  type RegionView,
+  type SharedView,
+  type ThreadView,
+} from './view.js';
+
+export type MemalignFn = 'posix_memalign' | 'aligned_alloc' | 'memalign' | 'valloc' | 'pvalloc';
+
+/** valloc and pvalloc use this page size (docs/allocator.md section 7). */
+export const PAGE_BYTES = 4096;
+/** PTRDIFF_MAX on LP64 (as a double it rounds to 2^63; anything that large fails anyway). */
+const PTRDIFF_MAX = 2 ** 63 - 1;
+/** sizeof(void *) for posix_memalign. */
+const POINTER_BYTES = 8;
+
+export interface ModelOptions {
+  /** Record internal decisions (refill, spill, drain, slab_empty, lru_*). Default true. */
+  internalEvents?: boolean;
+}
+
+/** A deep copy of the twin's state. */
+export interface ModelSnapshot {
+  readonly state: ModelState;
+}
+
+const enum Cls {
+  Invalid = 0,
+  Tiny = 1,
+  Pool = 2,
+  Large = 3,
+}
+
+const NO_EVENTS: ModelEvent[] = Object.freeze([]) as unknown as ModelEvent[];
+const FREE_OK: FreeOutcome = Object.freeze({ verdict: Verdict.Ok });
+const FREE_NULL: FreeOutcome = Object.freeze({ verdict: Verdict.Null });
+const FREE_FOREIGN: FreeOutcome = Object.freeze({ verdict: Verdict.Foreign });
+const FREE_INVALID: FreeOutcome = Object.freeze({ verdict: Verdict.Invalid });
+const FREE_UNDETECTED: FreeOutcome = Object.freeze({ verdict: Verdict.Ok, undetectedDoubleFree: true });
+
+function failed(errno: number): AllocOutcome {
+  return { placement: null, errno };
+}
+
+function isPow2(v: number): boolean {
+  return v > 0 && Number.isInteger(v) && 2 ** Math.round(Math.log2(v)) === v;
+}
+
+export class HakmemModel {
+  readonly cfg: Readonly<HakmemConfig>;
+  private readonly h: Heap;
+  private readonly router: Router;
+  // Result registers of classify() (no allocation per call).
+  private cSlab: SlabMeta | null = null;
+  private cBlock = 0;
+  private cLarge: LargeRegion | null = null;
+  private cInRemote = false;
+
+  constructor(cfg: Readonly<HakmemConfig>, opts: ModelOptions = {}) {
+    this.cfg = cfg;
+    this.h = new Heap(cfg, newModelState(cfg), opts.internalEvents ?? true);
+    this.router = new Router(cfg);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Events since the last takeEvents()/clearEvents(), oldest first. */
+  get events(): readonly ModelEvent[] {
+    return this.h.events;
+  }
+
+  /** The events so far; the model starts a new list. */
+  takeEvents(): ModelEvent[] {
+    const e = this.h.events;
+    if (e.length === 0) return NO_EVENTS;
+    this.h.events = [];
+    return e;
+  }
+
+  clearEvents(): void {
+    this.h.events.length = 0;
+  }
+
+  // --------------------------------------------------------------- threads
+
+  /** THREAD_START: the thread becomes live (empty TLS lists). A no-op if it already is. */
+  threadStart(tid: number): void {
+    this.thread(tid);
+  }
+
+  /**
+   * Thread exit (section 8), in this order: (1) each tiny class ascending, the
+   * whole TLS list back to its slabs as in spill, then the EMPTY checks; (2) each
+   * tiny class ascending, each owned slab in order: drain if its remote queue
+   * is not empty, release if used == 0, else orphan; (3) the same for each pool
+   * class's owned pages. The thread is then no longer live.
+   */
+  threadExit(tid: number): void {
+    const h = this.h;
+    const t = h.st.threads.get(tid);
+    if (t === undefined) return;
+    const cfg = this.cfg;
+    for (let c = 0; c < cfg.tinyClassCount; c++) spill(h, t, c, t.tlsList[c].length);
+    for (let c = 0; c < cfg.tinyClassCount; c++) {
+      const keys = t.ownedSlabs[c].slice();
+      for (const key of keys) {
+        const s = h.slab(key);
+        if (s.remote.length > 0) drain(h, s);
+        if (s.usedBlocks === 0) {
+          releaseSlab(h, s);
+        } else {
+          s.owner = NONE;
+          h.st.orphanSlabs[c].push(key);
+        }
+      }
+      t.ownedSlabs[c].length = 0;
+    }
+    for (let j = 0; j < cfg.poolClassCount; j++) {
+      const ids = t.ownedPages[j].slice();
+      for (const id of ids) {
+        const pg = h.page(id);
+        if (pg.remote.length > 0) drain(h, pg);
+        if (pg.usedBlocks === 0) {
+          poolReleasePage(h, pg);
+        } else {
+          pg.owner = NONE;
+          h.st.orphanPages[j].push(id);
+        }
+      }
+      t.ownedPages[j].length = 0;
+    }
+    h.st.threads.delete(tid);
+  }
+
+  private thread(tid: number): ThreadState {
+    let t = this.h.st.threads.get(tid);
+    if (t === undefined) {
+      t = newThreadState(this.h, tid);
+      this.h.st.threads.set(tid, t);
+    }
+    return t;
+  }
+
+  // ------------------------------------------------------------ allocation
+
+  malloc(tid: number, size: number): AllocOutcome {
+    const t = this.thread(tid);
+    if (!(size <= PTRDIFF_MAX)) return failed(ENOMEM);
+    return this.allocate(t, size, 0);
+  }
+
+  /** calloc(m, n): m * n overflowing (or beyond any mapping) is ENOMEM. */
+  calloc(tid: number, nmemb: number, size: number): AllocOutcome {
+    const t = this.thread(tid);
+    const total = nmemb * size;
+    if (!(total <= Number.MAX_SAFE_INTEGER)) return failed(ENOMEM);
+    return this.allocate(t, total, 0);
+  }
+
+  /**
+   * The aligned family. posix_memalign's errno field carries its return code.
+   * valloc and pvalloc ignore `align` and use PAGE_BYTES.
+   */
+  memalign(tid: number, fn: MemalignFn, align: number, size: number): AllocOutcome {
+    const t = this.thread(tid);
+    switch (fn) {
+      case 'posix_memalign':
+        if (!isPow2(align) || align % POINTER_BYTES !== 0) return failed(EINVAL);
+        break;
+      case 'aligned_alloc':
+      case 'memalign':
+        if (!isPow2(align)) return failed(EINVAL);
+        break;
+      case 'valloc':
+        align = PAGE_BYTES;
+        break;
+      case 'pvalloc':
+        align = PAGE_BYTES;
+        size = roundUp(Math.max(size, 1), PAGE_BYTES);
+        break;
+    }
+    if (!(size <= PTRDIFF_MAX)) return failed(ENOMEM);
+    return this.allocate(t, size, align);
+  }
+
+  /** route, then the tiny, pool or large path for thread t. */
+  private allocate(t: ThreadState, size: number, align: number): AllocOutcome {
+    if (size === 0) size = 1;
+    const code = this.router.code(size, align);
+    const h = this.h;
+    if (code === ROUTE_LARGE) {
+      const r = largeMalloc(h, size, align);
+      if (r === null) return failed(ENOMEM);
+      return { placement: this.largePlacement(r), errno: 0 };
+    }
+    if (code >= ROUTE_POOL) {
+      const pg = poolMalloc(h, t, code - ROUTE_POOL);
+      if (pg === null) return failed(ENOMEM);
+      return { placement: this.poolPlacement(pg, h.got[0]), errno: 0 };
+    }
+    const key = tinyMalloc(h, t, code);
+    if (key < 0) return failed(ENOMEM);
+    const sk = Math.floor(key / h.blockSpan);
+    return { placement: this.tinyPlacement(h.slab(sk), key - sk * h.blockSpan), errno: 0 };
+  }
+
+  // ------------------------------------------------------------------ free
+
+  free(tid: number, ref: PointerRef): FreeOutcome {
+    const t = this.thread(tid);
+    switch (ref.kind) {
+      case 'null':
+        return FREE_NULL;
+      case 'foreign':
+        return FREE_FOREIGN;
+      case 'unmapped':
+        return FREE_INVALID;
+      case 'region': {
+        const cls = this.classify(ref.regionId, ref.offset);
+        if (cls === Cls.Invalid) return FREE_INVALID;
+        if (this.cInRemote) return FREE_UNDETECTED;
+        this.freeClassified(t, cls);
+        return FREE_OK;
+      }
+    }
+  }
+
+  /** Free the block classify() found. */
+  private freeClassified(t: ThreadState, cls: Cls): void {
+    if (cls === Cls.Tiny) tinyFree(this.h, t, this.cSlab as SlabMeta, this.cBlock);
+    else if (cls === Cls.Pool) poolFree(this.h, t, this.cSlab as SlabMeta, this.cBlock);
+    else largeFree(this.h, this.cLarge as LargeRegion);
+  }
+
+  // --------------------------------------------------------------- realloc
+
+  /**
+   * realloc (section 7): NULL old = malloc; size 0 = free, null result; FOREIGN =
+   * malloc (+ the next allocator's free); INVALID = EINVAL; a tiny or pool block
+   * whose class route(size) picks stays; large to large keeps the region (remap
+   * when the rounded size changes); else malloc, then free of the old block.
+   */
+  realloc(tid: number, old: PointerRef, size: number): ReallocOutcome {
+    const t = this.thread(tid);
+    if (old.kind === 'null') {
+      const a = this.malloc(tid, size);
+      return { placement: a.placement, verdict: Verdict.Null, errno: a.errno, inPlace: false };
+    }
+    if (size === 0) {
+      const f = this.free(tid, old);
+      const out: ReallocOutcome = { placement: null, verdict: f.verdict, errno: 0, inPlace: false };
+      if (f.undetectedDoubleFree) out.undetectedDoubleFree = true;
+      return out;
+    }
+    if (old.kind === 'foreign') {
+      const a = this.malloc(tid, size);
+      return { placement: a.placement, verdict: Verdict.Foreign, errno: a.errno, inPlace: false };
+    }
+    if (old.kind === 'unmapped') return { placement: null, verdict: Verdict.Invalid, errno: EINVAL, inPlace: false };
+    const cls = this.classify(old.regionId, old.offset);
+    if (cls === Cls.Invalid) return { placement: null, verdict: Verdict.Invalid, errno: EINVAL, inPlace: false };
+    const undetected = this.cInRemote;
+    const done = (placement: Placement | null, errno: number, inPlace: boolean): ReallocOutcome => {
+      const out: ReallocOutcome = { placement, verdict: Verdict.Ok, errno, inPlace };
+      if (undetected) out.undetectedDoubleFree = true;
+      return out;
+    };
+    if (!(size <= PTRDIFF_MAX)) return done(null, ENOMEM, false);
+    const code = this.router.plain(size);
+    const slab = this.cSlab as SlabMeta;
+    if (cls === Cls.Tiny && code === slab.classIdx) return done(this.tinyPlacement(slab, this.cBlock), 0, true);
+    if (cls === Cls.Pool && code === ROUTE_POOL + slab.classIdx) return done(this.poolPlacement(slab, this.cBlock), 0, true);
+    if (cls === Cls.Large && code === ROUTE_LARGE) {
+      const r = this.cLarge as LargeRegion;
+      if (!largeRealloc(this.h, r, size)) return done(null, ENOMEM, false);
+      return done(this.largePlacement(r), 0, true);
+    }
+    // Move: keep what classify found, since malloc reuses the registers.
+    const oldSlab = this.cSlab;
+    const oldBlock = this.cBlock;
+    const oldLarge = this.cLarge;
+    const a = this.allocate(t, size, 0);
+    if (a.placement === null) return done(null, a.errno, false);
+    if (!undetected) {
+      this.cSlab = oldSlab;
+      this.cBlock = oldBlock;
+      this.cLarge = oldLarge;
+      this.freeClassified(t, cls);
+    }
+    return done(a.placement, 0, false);
+  }
+
+  // --------------------------------------------------------- introspection
+
+  /** malloc_usable_size: the usable size of a live block; 0 for NULL and INVALID; -1 (unknown) for FOREIGN. */
+  usableSize(ref: PointerRef): number {
+    if (ref.kind === 'foreign') return -1;
+    if (ref.kind !== 'region') return 0;
+    const cls = this.classify(ref.regionId, ref.offset);
+    if (cls === Cls.Invalid) return 0;
+    if (cls === Cls.Large) return largeUsable(this.h, this.cLarge as LargeRegion);
+    return (this.cSlab as SlabMeta).classSize;
+  }
+
+  /** The placement of a live block, or null; no state change. */
+  locate(ref: PointerRef): Placement | null {
+    if (ref.kind !== 'region') return null;
+    const cls = this.classify(ref.regionId, ref.offset);
+    switch (cls) {
+      case Cls.Invalid:
+        return null;
+      case Cls.Tiny:
+        return this.tinyPlacement(this.cSlab as SlabMeta, this.cBlock);
+      case Cls.Pool:
+        return this.poolPlacement(this.cSlab as SlabMeta, this.cBlock);
+      case Cls.Large:
+        return this.largePlacement(this.cLarge as LargeRegion);
+    }
+  }
+
+  /**
+   * A large block aligned beyond large_page_bytes sits at an offset the twin
+   * cannot know (it depends on the base address). The engine, which sees the
+   * pointer, tells it here; from then on only that offset is the block.
+   */
+  pinLargeOffset(regionId: number, offset: number): void {
+    const r = this.h.st.regions.get(regionId);
+    if (r !== undefined && r.kind === RegionKind.Large && r.blockOffset < 0) r.blockOffset = offset;
+  }
+
+  /**
+   * Classify a pointer (section 1, steps 3-5) from the model's own state.
+   * Sets cSlab/cBlock (tiny, pool) or cLarge, and cInRemote.
+   */
+  private classify(regionId: number, offset: number): Cls {
+    const r = this.h.st.regions.get(regionId);
+    this.cInRemote = false;
+    if (r === undefined) return Cls.Invalid;
+    if (r.kind === RegionKind.Large) {
+      const lp = this.cfg.largePageBytes;
+      const ok =
+        r.blockOffset >= 0
+          ? offset === r.blockOffset
+          : offset === -1 || (Number.isInteger(offset) && offset >= 0 && offset % lp === 0 && offset <= r.alignBytes - lp);
+      if (!ok) return Cls.Invalid;
+      this.cLarge = r;
+      return Cls.Large;
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset >= r.sizeBytes) return Cls.Invalid;
+    let s: SlabMeta;
+    let within: number;
+    let cls: Cls;
+    if (r.kind === RegionKind.SuperSlab) {
+      if (r.inLru) return Cls.Invalid;
+      const i = Math.floor(offset / this.cfg.slabSizeBytes);
+      s = r.slabs[i];
+      within = offset - i * this.cfg.slabSizeBytes;
+      cls = Cls.Tiny;
+    } else {
+      if (r.onFreeStack) return Cls.Invalid;
+      s = r.page;
+      within = offset;
+      cls = Cls.Pool;
+    }
+    if (s.classIdx === NONE) return Cls.Invalid;
+    const b = within / s.classSize;
+    if (!Number.isInteger(b) || b >= s.carvedBlocks) return Cls.Invalid;
+    const bits = s.live[b];
+    if ((bits & LIVE) === 0) return Cls.Invalid;
+    this.cSlab = s;
+    this.cBlock = b;
+    this.cInRemote = (bits & IN_REMOTE) !== 0;
+    return cls;
+  }
+
+  private tinyPlacement(s: SlabMeta, b: number): Placement {
+    return {
+      regionId: s.regionId,
+      slabIndex: s.slabIndex,
+      blockIndex: b,
+      offset: s.slabIndex * this.cfg.slabSizeBytes + b * s.classSize,
+      kind: RegionKind.SuperSlab,
+      classIdx: s.classIdx,
+      usableBytes: s.classSize,
+    };
+  }
+
+  private poolPlacement(pg: SlabMeta, b: number): Placement {
+    return {
+      regionId: pg.regionId,
+      slabIndex: 0,
+      blockIndex: b,
+      offset: b * pg.classSize,
+      kind: RegionKind.PoolPage,
+      classIdx: pg.classIdx,
+      usableBytes: pg.classSize,
+    };
+  }
+
+  private largePlacement(r: LargeRegion): Placement {
+    return {
+      regionId: r.regionId,
+      slabIndex: 0,
+      blockIndex: 0,
+      offset: r.blockOffset,
+      kind: RegionKind.Large,
+      classIdx: -1,
+      usableBytes: largeUsable(this.h, r),
+    };
+  }
+
+  // ------------------------------------------------- digest and snapshots
+
+  /** The canonical state digest of docs/allocator.md section 9. */
+  digest(): bigint {
+    return digest(this.h);
+  }
+
+  /** A deep copy of the state (events are not part of it). */
+  snapshot(): ModelSnapshot {
+    return { state: structuredClone(this.h.st) };
+  }
+
+  /** Return to a snapshot (copied again, so the snapshot can be restored more than once). Clears events. */
+  restore(s: ModelSnapshot): void {
+    this.h.st = structuredClone(s.state);
+    this.h.events = [];
+  }
+
+  // ----------------------------------------------------------------- views
+
+  /** Every mapped region by ascending id, with its slabs (or page). */
+  regions(): RegionView[] {
+    return regionViews(this.h);
+  }
+
+  /** Every live thread by ascending index: TLS lists, owned slabs and pages. */
+  threads(): ThreadView[] {
+    return threadViews(this.h);
+  }
+
+  /** The LRU, front (most recently pushed) first. */
+  lru(): LruEntryView[] {
+    return sharedView(this.h).lru;
+  }
+
+  /** The shared pool: vclock, LRU, orphans, free-page stack. */
+  shared(): SharedView {
+    return sharedView(this.h);
+  }
+
+  get vclock(): number {
+    return this.h.st.vclock;
+  }
+
+  /** The raw state, read-only by contract (for fast invariant checks). */
+  get state(): Readonly<ModelState> {
+    return this.h.st;
+  }
+
+  /** Stride of block keys in TLS lists (block key = (regionId * 64 + slabIndex) * blockSpan + blockIndex). */
+  get blockSpan(): number {
+    return this.h.blockSpan;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The large path: one direct mapping per block. docs/allocator.md section 6.
+ */
+import type { Heap, LargeRegion } from './state.js';
+import { RegionKind } from './types.js';
+
+export function roundUp(v: number, unit: number): number {
+  return Math.ceil(v / unit) * unit;
+}
+
+/** The mapping size of a large block: round_up(size, large page) (+ align - large page when align > large page). */
+export function largeRegionBytes(h: Heap, size: number, align: number): number {
+  const lp = h.cfg.largePageBytes;
+  return roundUp(size, lp) + (align > lp ? align - lp : 0);
+}
+
+/** large_malloc(size, align): a new region (REGION_MAP kind large), or null when it cannot fit the large area. */
+export function largeMalloc(h: Heap, size: number, align: number): LargeRegion | null {
+  const bytes = largeRegionBytes(h, size, align);
+  if (!(bytes <= h.largeAreaBytes)) return null;
+  const id = h.allocRegionId();
+  const r: LargeRegion = {
+    kind: RegionKind.Large,
+    regionId: id,
+    sizeBytes: bytes,
+    requestedBytes: size,
+    alignBytes: align,
+    blockOffset: align > h.cfg.largePageBytes ? -1 : 0,
+  };
+  h.st.regions.set(id, r);
+  h.emit({ op: 'region_map', regionId: id, regionKind: RegionKind.Large, sizeBytes: bytes });
+  return r;
+}
+
+/** large_free: unmap (REGION_UNMAP). */
+export function largeFree(h: Heap, r: LargeRegion): void {
+  h.st.regions.delete(r.regionId);
+  h.emit({ op: 'region_unmap', regionId: r.regionId });
+}
+
+/**
+ * realloc large -> large: keep the region id; when round_up(size, large page)
+ * differs from the mapping's size, move or grow it (REGION_REMAP); the block
+ * then starts the mapping. Returns false when the new size cannot fit (ENOMEM).
+ */
+export function largeRealloc(h: Heap, r: LargeRegion, size: number): boolean {
+  const bytes = roundUp(size, h.cfg.largePageBytes);
+  if (!(bytes <= h.largeAreaBytes)) return false;
+  if (bytes !== r.sizeBytes) {
+    r.sizeBytes = bytes;
+    r.alignBytes = 0;
+    r.blockOffset = 0;
+    h.emit({ op: 'region_remap', regionId: r.regionId, sizeBytes: bytes });
+  }
+  r.requestedBytes = size;
+  return true;
+}
+
+/** Usable size of a large block: the mapping minus the block's offset (the least it can be while unknown). */
+export function largeUsable(h: Heap, r: LargeRegion): number {
+  if (r.blockOffset >= 0) return r.sizeBytes - r.blockOffset;
+  return r.sizeBytes - (r.alignBytes - h.cfg.largePageBytes);
+}

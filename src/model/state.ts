@@ -1,0 +1,206 @@
+/**
+ * The twin's state, plain and serialisable: numbers, arrays, typed arrays and
+ * Maps keyed by numbers, so snapshot is a structuredClone and the digest a walk.
+ *
+ * Cross references are by number, never by object: a slab is named by its
+ * *slab key* (region id * 64 + slab index), a block in a TLS list by its
+ * *block key* (slab key * blockSpan + block index), a pool page by its region id.
+ *
+ * Stacks (freelist, remote queue, TLS list, free-page stack) keep their top at
+ * the end of the array. The LRU keeps its back (oldest) at index 0 and its
+ * front (most recently pushed) at the end.
+ */
+import type { HakmemConfig } from './config.js';
+import { RegionKind, type ModelEvent } from './types.js';
+
+/** No owner / no class. */
+export const NONE = -1;
+/** The digest's encoding of "none". */
+export const NONE_U16 = 0xffff;
+
+/** Per-block bits in SlabMeta.live. */
+export const LIVE = 1;
+/** Model-only: the block sits in its slab's remote queue (native keeps no such bit). */
+export const IN_REMOTE = 2;
+
+/** Metadata of a slab in a SuperSlab, or of a pool page (same fields). */
+export interface SlabMeta {
+  regionId: number;
+  slabIndex: number;
+  /** Tiny or pool class; NONE when the slab (page) is free. */
+  classIdx: number;
+  classSize: number;
+  capacityBlocks: number;
+  /** Blocks neither in the freelist nor uncarved: held by users, in TLS lists, or in the remote queue. */
+  usedBlocks: number;
+  carvedBlocks: number;
+  /** Block indices, LIFO, top at the end. */
+  freelist: number[];
+  /** Block indices, LIFO (newest push at the end). */
+  remote: number[];
+  /** Thread index, or NONE. */
+  owner: number;
+  /** Per block: LIVE | IN_REMOTE. Length >= capacityBlocks. */
+  live: Uint8Array;
+}
+
+export interface SuperSlab {
+  kind: RegionKind.SuperSlab;
+  regionId: number;
+  sizeBytes: number;
+  inLru: boolean;
+  /** vclock at lru_push (meaningful while inLru). */
+  pushedAt: number;
+  /** Number of slabs whose bitmap bit is set. */
+  slabsInUse: number;
+  /** n_slabs entries; a slab's bitmap bit is set exactly when its classIdx != NONE. */
+  slabs: SlabMeta[];
+}
+
+export interface PoolPage {
+  kind: RegionKind.PoolPage;
+  regionId: number;
+  sizeBytes: number;
+  onFreeStack: boolean;
+  page: SlabMeta;
+}
+
+export interface LargeRegion {
+  kind: RegionKind.Large;
+  regionId: number;
+  /** The whole mapping. */
+  sizeBytes: number;
+  requestedBytes: number;
+  alignBytes: number;
+  /** Offset of the block in the mapping; -1 while unknown (aligned inside, depends on the base). */
+  blockOffset: number;
+}
+
+export type Region = SuperSlab | PoolPage | LargeRegion;
+
+export interface ThreadState {
+  tid: number;
+  /** Per tiny class: block keys, LIFO, top at the end. */
+  tlsList: number[][];
+  /** Per tiny class: slab keys, oldest first. */
+  ownedSlabs: number[][];
+  /** Per pool class: page region ids, oldest first. */
+  ownedPages: number[][];
+}
+
+export interface ModelState {
+  nextRegionId: number;
+  vclock: number;
+  /** Mapped regions; insertion order is ascending id (ids are never reused). */
+  regions: Map<number, Region>;
+  /** Live threads by index. */
+  threads: Map<number, ThreadState>;
+  /** Ascending ids of in-use SuperSlabs that have a clear bitmap bit. */
+  nonFull: number[];
+  /** SuperSlab ids; index 0 is the back (oldest), the end is the front (most recent). */
+  lru: number[];
+  /** Per tiny class: slab keys, FIFO (front at index 0). */
+  orphanSlabs: number[][];
+  /** Per pool class: page ids, FIFO. */
+  orphanPages: number[][];
+  /** Free pool pages, LIFO, top at the end. */
+  freePages: number[];
+  /** Mapped SuperSlabs (in use or in the LRU) and pool pages (in use or free), for slot limits. */
+  superslabsMapped: number;
+  poolPagesMapped: number;
+}
+
+export function newModelState(cfg: Readonly<HakmemConfig>): ModelState {
+  return {
+    nextRegionId: 1,
+    vclock: 0,
+    regions: new Map(),
+    threads: new Map(),
+    nonFull: [],
+    lru: [],
+    orphanSlabs: Array.from({ length: cfg.tinyClassCount }, () => []),
+    orphanPages: Array.from({ length: cfg.poolClassCount }, () => []),
+    freePages: [],
+    superslabsMapped: 0,
+    poolPagesMapped: 0,
+  };
+}
+
+export function newSlabMeta(regionId: number, slabIndex: number): SlabMeta {
+  return {
+    regionId,
+    slabIndex,
+    classIdx: NONE,
+    classSize: 0,
+    capacityBlocks: 0,
+    usedBlocks: 0,
+    carvedBlocks: 0,
+    freelist: [],
+    remote: [],
+    owner: NONE,
+    live: EMPTY_BITS,
+  };
+}
+
+const EMPTY_BITS = new Uint8Array(0);
+
+/**
+ * What the parts share: the configuration, derived constants, the state and
+ * the event sink. Not part of a snapshot (only `st` is).
+ */
+export class Heap {
+  readonly nSlabs: number;
+  /** Largest capacity of any tiny slab: the stride of block keys. */
+  readonly blockSpan: number;
+  /** Address-space slots (docs/allocator.md section 1: quarters and half of the reservation). */
+  readonly superslabSlots: number;
+  readonly poolPageSlots: number;
+  readonly largeAreaBytes: number;
+  events: ModelEvent[] = [];
+  /** Scratch for take(): block indices. */
+  readonly got: number[] = [];
+  /** Scratch for spill(): slab keys in order of first touch. */
+  readonly touched: number[] = [];
+
+  constructor(
+    readonly cfg: Readonly<HakmemConfig>,
+    public st: ModelState,
+    /** Record internal decisions (refill, spill, drain, slab_empty, lru_*). */
+    readonly internal: boolean,
+  ) {
+    this.nSlabs = cfg.superslabSizeBytes / cfg.slabSizeBytes;
+    this.blockSpan = Math.floor(cfg.slabSizeBytes / cfg.tinyClassSize[0]);
+    const quarter = Math.floor(cfg.heapReserveBytes / 4);
+    this.superslabSlots = Math.floor(quarter / cfg.superslabSizeBytes);
+    this.poolPageSlots = Math.floor(quarter / cfg.poolPageSizeBytes);
+    this.largeAreaBytes = cfg.heapReserveBytes - 2 * quarter;
+  }
+
+  emit(e: ModelEvent): void {
+    this.events.push(e);
+  }
+
+  superslab(id: number): SuperSlab {
+    const r = this.st.regions.get(id);
+    if (r === undefined || r.kind !== RegionKind.SuperSlab) throw new Error(`model: region ${id} is not a SuperSlab`);
+    return r;
+  }
+
+  slab(key: number): SlabMeta {
+    return this.superslab(Math.floor(key / 64)).slabs[key % 64];
+  }
+
+  page(id: number): SlabMeta {
+    const r = this.st.regions.get(id);
+    if (r === undefined || r.kind !== RegionKind.PoolPage) throw new Error(`model: region ${id} is not a pool page`);
+    return r.page;
+  }
+
+  allocRegionId(): number {
+    return this.st.nextRegionId++;
+  }
+}
+
+export function slabKey(regionId: number, slabIndex: number): number {
+  return regionId * 64 + slabIndex;
+}
