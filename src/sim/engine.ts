@@ -61,6 +61,7 @@ export interface EngineSnapshot {
   users: Map<number, number> | null;
   violationCount: number;
   violationsKept: number;
+  stats: ReplayEngine['stats'];
 }
 
 /** A region or internal event as recorded, normalised for comparison with the model's. */
@@ -88,6 +89,8 @@ export class ReplayEngine {
   };
   readonly disagreements: Disagreement[] = [];
   disagreementCount = 0;
+  /** Running totals for views (the TUI's stats panel). */
+  readonly stats = { liveBlocks: 0, liveBytes: 0, mappedBytes: 0, maps: 0, unmaps: 0, remaps: 0, reuses: 0 };
   readonly violations: Violation[] = [];
   violationCount = 0;
   readonly checks: ChecksMode;
@@ -155,8 +158,9 @@ export class ReplayEngine {
         const out = this.model.realloc(ev.tid, oldRef, size);
         // The old block goes unless realloc failed (NULL for a non-zero size) and kept it.
         if (this.traceChecks && oldPtr !== 0 && !(ev.b === 0 && size !== 0)) {
-          const wasLive = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
-          if (wasLive && oldPlaced) this.modelChecks?.userFree(oldPlaced);
+          const was = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
+          if (was) this.unlive(was.size);
+          if (was && oldPlaced) this.modelChecks?.userFree(oldPlaced);
           this.touched = oldPlaced;
         }
         if (size === 0 && oldPtr !== 0) {
@@ -182,8 +186,9 @@ export class ReplayEngine {
         const placed = this.traceChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
         if (this.traceChecks) {
-          const wasLive = this.traceChecks.released(ev.index, ev.tid, ev.b, 'free');
-          if (wasLive && placed) this.modelChecks?.userFree(placed);
+          const was = this.traceChecks.released(ev.index, ev.tid, ev.b, 'free');
+          if (was) this.unlive(was.size);
+          if (was && placed) this.modelChecks?.userFree(placed);
           this.touched = placed;
         }
         this.threads.add(ev.tid);
@@ -218,17 +223,24 @@ export class ReplayEngine {
       case Op.FORK:
         break;
       case Op.REGION_MAP:
+        this.stats.maps++;
+        this.stats.mappedBytes += ev.extB[0];
         this.note(ev, this.addresses.map(ev.a, ev.b, ev.extB[0], ev.extA[0] as RegionKind));
         this.recorded(ev, `region_map ${ev.a} ${KIND_NAMES[ev.extA[0]] ?? ev.extA[0]} ${ev.extB[0]}`);
         break;
       case Op.REGION_UNMAP:
+        this.stats.unmaps++;
+        this.stats.mappedBytes -= this.addresses.regions.get(ev.a)?.sizeBytes ?? 0;
         this.note(ev, this.addresses.unmap(ev.a));
         this.recorded(ev, `region_unmap ${ev.a}`);
         break;
       case Op.REGION_REUSE:
+        this.stats.reuses++;
         this.recorded(ev, `region_reuse ${ev.a}`);
         break;
       case Op.REGION_REMAP:
+        this.stats.remaps++;
+        this.stats.mappedBytes += ev.extB[0] - (this.addresses.regions.get(ev.a)?.sizeBytes ?? 0);
         this.note(ev, this.addresses.remap(ev.a, ev.b, ev.extB[0]));
         this.recorded(ev, `region_remap ${ev.a} ${ev.extB[0]}`);
         break;
@@ -244,9 +256,18 @@ export class ReplayEngine {
     }
   }
 
+  private unlive(size: number): void {
+    this.stats.liveBlocks--;
+    this.stats.liveBytes -= size;
+  }
+
   private alloc(ev: TraceEvent, predicted: Placement | null, size: number, align: number): void {
     this.threads.add(ev.tid);
     this.calls++;
+    if (ev.b !== 0) {
+      this.stats.liveBlocks++;
+      this.stats.liveBytes += size;
+    }
     if (this.traceChecks && ev.b !== 0) {
       const placed = this.model.locate(this.addresses.resolve(ev.b));
       this.traceChecks.allocated(ev.index, ev.tid, ev.b, size, align, placed);
@@ -360,6 +381,7 @@ export class ReplayEngine {
       users: this.modelChecks?.snapshot() ?? null,
       violationCount: this.violationCount,
       violationsKept: this.violations.length,
+      stats: { ...this.stats },
     };
   }
 
@@ -382,6 +404,7 @@ export class ReplayEngine {
     if (s.users) this.modelChecks?.restore(s.users);
     this.violationCount = s.violationCount;
     this.violations.length = Math.min(this.violations.length, s.violationsKept);
+    Object.assign(this.stats, s.stats);
   }
 
   /** Call at the end of the trace: unmatched decisions on either side are disagreements. */

@@ -10,7 +10,7 @@ import { RegionKind, type Placement, type PointerRef } from '../../model/types.j
 import type { AddressMap } from '../address-map.js';
 import type { Violation } from './violation.js';
 
-interface LiveBlock {
+export interface LiveBlock {
   size: number;
   event: number;
   tid: number;
@@ -143,17 +143,17 @@ export class TraceChecks {
   }
 
   /**
-   * A free (or the old pointer of a realloc). Returns true when ptr was a live
-   * block. `placed` is the twin's view of the block containing ptr, if any.
+   * A free (or the old pointer of a realloc). Returns the block when ptr was a
+   * live block, else null (and reports why, I2).
    */
-  released(event: number, tid: number, ptr: number, op: string): boolean {
-    if (ptr === 0) return false;
+  released(event: number, tid: number, ptr: number, op: string): LiveBlock | null {
+    if (ptr === 0) return null;
     const blk = this.live.get(ptr);
     if (blk) {
       this.live.delete(ptr);
       if (this.freed.size >= MAX_FREED) this.freed.delete(this.freed.keys().next().value as number);
       this.freed.set(ptr, { allocEvent: blk.event, allocTid: blk.tid, freeEvent: event, freeTid: tid });
-      return true;
+      return blk;
     }
     const ref = this.addresses.resolve(ptr);
     const earlier = this.freed.get(ptr);
@@ -169,9 +169,9 @@ export class TraceChecks {
           `first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
         ],
       });
-      return false;
+      return null;
     }
-    if (ref.kind === 'foreign') return false; // another allocator's pointer: passed on, not ours to judge
+    if (ref.kind === 'foreign') return null; // another allocator's pointer: passed on, not ours to judge
     const inside = ref.kind === 'region' ? this.containing(ptr) : null;
     if (inside) {
       this.report({
@@ -182,7 +182,7 @@ export class TraceChecks {
         message: `interior pointer: ${op} of an address ${ptr - inside.addr} bytes inside a live ${inside.blk.size}-byte block`,
         history: [`the block was allocated at event ${inside.blk.event} by thread ${inside.blk.tid}`],
       });
-      return false;
+      return null;
     }
     this.report({
       id: 'I2',
@@ -192,7 +192,7 @@ export class TraceChecks {
       message: `${op} of a pointer the allocator never returned`,
       history: [],
     });
-    return false;
+    return null;
   }
 
   /** The live block whose range holds ptr (searched among blocks of the same region). */
