@@ -10,6 +10,7 @@ import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { infoCommand, dumpCommand } from './info.js';
 import { genCommand } from './gen.js';
+import { diffCommand } from './diff.js';
 import { EXIT_OK, EXIT_FOUND, EXIT_USAGE, UsageError } from './errors.js';
 
 export { EXIT_OK, EXIT_FOUND, EXIT_USAGE, UsageError };
@@ -47,6 +48,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--checks <mode>', 'invariant checks: full, fast or off', 'full')
     .action((file: string, opts: { json?: boolean; checks?: string }) => {
       code = replayCommand(file, opts);
+    });
+
+  program
+    .command('diff')
+    .description('compare the twin with the recorded placements, and with --native with hakmem-replay')
+    .argument('<file>', 'trace file (.hkt)')
+    .option('--native', 'also re-run the trace on the real allocator (hakmem-replay) and compare placements, verdicts and state digests')
+    .option('--json', 'print as JSON')
+    .action((file: string, opts: { native?: boolean; json?: boolean }) => {
+      code = diffCommand(file, opts);
     });
 
   program

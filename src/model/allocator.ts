@@ -17,12 +17,11 @@
  */
 import { type HakmemConfig } from './config.js';
 import { digest } from './digest.js';
-import { largeFree, largeMalloc, largeRealloc, largeUsable, roundUp } from './large.js';
+import { largeFree, largeMalloc, largeRealloc, roundUp } from './large.js';
 import { poolFree, poolMalloc, poolReleasePage } from './pool.js';
 import { ROUTE_LARGE, ROUTE_POOL, Router } from './route.js';
 import {
   Heap,
-  IN_REMOTE,
   LIVE,
   NONE,
   newModelState,
@@ -86,7 +85,6 @@ const FREE_OK: FreeOutcome = Object.freeze({ verdict: Verdict.Ok });
 const FREE_NULL: FreeOutcome = Object.freeze({ verdict: Verdict.Null });
 const FREE_FOREIGN: FreeOutcome = Object.freeze({ verdict: Verdict.Foreign });
 const FREE_INVALID: FreeOutcome = Object.freeze({ verdict: Verdict.Invalid });
-const FREE_UNDETECTED: FreeOutcome = Object.freeze({ verdict: Verdict.Ok, undetectedDoubleFree: true });
 
 function failed(errno: number): AllocOutcome {
   return { placement: null, errno };
@@ -104,7 +102,6 @@ export class HakmemModel {
   private cSlab: SlabMeta | null = null;
   private cBlock = 0;
   private cLarge: LargeRegion | null = null;
-  private cInRemote = false;
 
   constructor(cfg: Readonly<HakmemConfig>, opts: ModelOptions = {}) {
     this.cfg = cfg;
@@ -133,7 +130,10 @@ export class HakmemModel {
 
   // --------------------------------------------------------------- threads
 
-  /** THREAD_START: the thread becomes live (empty TLS lists). A no-op if it already is. */
+  /**
+   * THREAD_START: the thread becomes live (empty TLS lists). A no-op if it
+   * already has state, or (unregistered) if its exit flush has run.
+   */
   threadStart(tid: number): void {
     this.thread(tid);
   }
@@ -143,12 +143,13 @@ export class HakmemModel {
    * whole TLS list back to its slabs as in spill, then the EMPTY checks; (2) each
    * tiny class ascending, each owned slab in order: drain if its remote queue
    * is not empty, release if used == 0, else orphan; (3) the same for each pool
-   * class's owned pages. The thread is then no longer live.
+   * class's owned pages. The thread is then no longer live. A thread whose exit
+   * flush already ran (it called again afterwards) is not flushed again.
    */
   threadExit(tid: number): void {
     const h = this.h;
     const t = h.st.threads.get(tid);
-    if (t === undefined) return;
+    if (t === undefined || !t.registered) return;
     const cfg = this.cfg;
     for (let c = 0; c < cfg.tinyClassCount; c++) spill(h, t, c, t.tlsList[c].length);
     for (let c = 0; c < cfg.tinyClassCount; c++) {
@@ -180,12 +181,13 @@ export class HakmemModel {
       t.ownedPages[j].length = 0;
     }
     h.st.threads.delete(tid);
+    h.st.exited.set(tid, 1);
   }
 
   private thread(tid: number): ThreadState {
     let t = this.h.st.threads.get(tid);
     if (t === undefined) {
-      t = newThreadState(this.h, tid);
+      t = newThreadState(this.h, tid, !this.h.st.exited.has(tid));
       this.h.st.threads.set(tid, t);
     }
     return t;
@@ -268,7 +270,6 @@ export class HakmemModel {
       case 'region': {
         const cls = this.classify(ref.regionId, ref.offset);
         if (cls === Cls.Invalid) return FREE_INVALID;
-        if (this.cInRemote) return FREE_UNDETECTED;
         this.freeClassified(t, cls);
         return FREE_OK;
       }
@@ -297,10 +298,7 @@ export class HakmemModel {
       return { placement: a.placement, verdict: Verdict.Null, errno: a.errno, inPlace: false };
     }
     if (size === 0) {
-      const f = this.free(tid, old);
-      const out: ReallocOutcome = { placement: null, verdict: f.verdict, errno: 0, inPlace: false };
-      if (f.undetectedDoubleFree) out.undetectedDoubleFree = true;
-      return out;
+      return { placement: null, verdict: this.free(tid, old).verdict, errno: 0, inPlace: false };
     }
     if (old.kind === 'foreign') {
       const a = this.malloc(tid, size);
@@ -309,12 +307,12 @@ export class HakmemModel {
     if (old.kind === 'unmapped') return { placement: null, verdict: Verdict.Invalid, errno: EINVAL, inPlace: false };
     const cls = this.classify(old.regionId, old.offset);
     if (cls === Cls.Invalid) return { placement: null, verdict: Verdict.Invalid, errno: EINVAL, inPlace: false };
-    const undetected = this.cInRemote;
-    const done = (placement: Placement | null, errno: number, inPlace: boolean): ReallocOutcome => {
-      const out: ReallocOutcome = { placement, verdict: Verdict.Ok, errno, inPlace };
-      if (undetected) out.undetectedDoubleFree = true;
-      return out;
-    };
+    const done = (placement: Placement | null, errno: number, inPlace: boolean): ReallocOutcome => ({
+      placement,
+      verdict: Verdict.Ok,
+      errno,
+      inPlace,
+    });
     if (!(size <= PTRDIFF_MAX)) return done(null, ENOMEM, false);
     const code = this.router.plain(size);
     const slab = this.cSlab as SlabMeta;
@@ -331,12 +329,10 @@ export class HakmemModel {
     const oldLarge = this.cLarge;
     const a = this.allocate(t, size, 0);
     if (a.placement === null) return done(null, a.errno, false);
-    if (!undetected) {
-      this.cSlab = oldSlab;
-      this.cBlock = oldBlock;
-      this.cLarge = oldLarge;
-      this.freeClassified(t, cls);
-    }
+    this.cSlab = oldSlab;
+    this.cBlock = oldBlock;
+    this.cLarge = oldLarge;
+    this.freeClassified(t, cls);
     return done(a.placement, 0, false);
   }
 
@@ -348,7 +344,7 @@ export class HakmemModel {
     if (ref.kind !== 'region') return 0;
     const cls = this.classify(ref.regionId, ref.offset);
     if (cls === Cls.Invalid) return 0;
-    if (cls === Cls.Large) return largeUsable(this.h, this.cLarge as LargeRegion);
+    if (cls === Cls.Large) return (this.cLarge as LargeRegion).sizeBytes;
     return (this.cSlab as SlabMeta).classSize;
   }
 
@@ -369,30 +365,24 @@ export class HakmemModel {
   }
 
   /**
-   * A large block aligned beyond large_page_bytes sits at an offset the twin
-   * cannot know (it depends on the base address). The engine, which sees the
-   * pointer, tells it here; from then on only that offset is the block.
+   * Kept for the engine: native starts every large block at its mapping's base
+   * (it aligns the mapping itself), so the offset is always 0 and there is
+   * nothing to pin. A no-op.
    */
   pinLargeOffset(regionId: number, offset: number): void {
-    const r = this.h.st.regions.get(regionId);
-    if (r !== undefined && r.kind === RegionKind.Large && r.blockOffset < 0) r.blockOffset = offset;
+    void regionId;
+    void offset;
   }
 
   /**
    * Classify a pointer (section 1, steps 3-5) from the model's own state.
-   * Sets cSlab/cBlock (tiny, pool) or cLarge, and cInRemote.
+   * Sets cSlab/cBlock (tiny, pool) or cLarge.
    */
   private classify(regionId: number, offset: number): Cls {
     const r = this.h.st.regions.get(regionId);
-    this.cInRemote = false;
     if (r === undefined) return Cls.Invalid;
     if (r.kind === RegionKind.Large) {
-      const lp = this.cfg.largePageBytes;
-      const ok =
-        r.blockOffset >= 0
-          ? offset === r.blockOffset
-          : offset === -1 || (Number.isInteger(offset) && offset >= 0 && offset % lp === 0 && offset <= r.alignBytes - lp);
-      if (!ok) return Cls.Invalid;
+      if (offset !== 0) return Cls.Invalid;
       this.cLarge = r;
       return Cls.Large;
     }
@@ -415,11 +405,10 @@ export class HakmemModel {
     if (s.classIdx === NONE) return Cls.Invalid;
     const b = within / s.classSize;
     if (!Number.isInteger(b) || b >= s.carvedBlocks) return Cls.Invalid;
-    const bits = s.live[b];
-    if ((bits & LIVE) === 0) return Cls.Invalid;
+    // Live and not already freed remotely (waiting in the remote queue): else a double free.
+    if (s.live[b] !== LIVE) return Cls.Invalid;
     this.cSlab = s;
     this.cBlock = b;
-    this.cInRemote = (bits & IN_REMOTE) !== 0;
     return cls;
   }
 
@@ -452,10 +441,10 @@ export class HakmemModel {
       regionId: r.regionId,
       slabIndex: 0,
       blockIndex: 0,
-      offset: r.blockOffset,
+      offset: 0,
       kind: RegionKind.Large,
       classIdx: -1,
-      usableBytes: largeUsable(this.h, r),
+      usableBytes: r.sizeBytes,
     };
   }
 

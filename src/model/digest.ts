@@ -25,21 +25,19 @@ export class Fnv64 {
   }
 
   private u32(w: number): void {
+    let hi = this.hi;
+    let lo = this.lo;
     for (let i = 0; i < 4; i++) {
-      this.byte(w & 0xff);
+      // h ^= byte; h *= 0x100000001b3 (= 2^40 + 0x1b3), modulo 2^64, on 32-bit halves.
+      lo = (lo ^ (w & 0xff)) >>> 0;
       w >>>= 8;
+      const plo = lo * 0x1b3; // < 2^41: exact
+      const carry = (plo / 0x1_0000_0000) >>> 0;
+      hi = (hi * 0x1b3 + carry + ((lo << 8) >>> 0)) >>> 0; // < 2^43 before the cut: exact
+      lo = plo >>> 0;
     }
-  }
-
-  private byte(b: number): void {
-    // h ^= b; h *= 0x100000001b3 (= 2^40 + 0x1b3), modulo 2^64.
-    const lo = (this.lo ^ b) >>> 0;
-    const hi = this.hi;
-    const plo = lo * 0x1b3; // < 2^41: exact
-    const carry = Math.floor(plo / 0x1_0000_0000);
-    const phi = hi * 0x1b3 + carry + ((lo << 8) >>> 0); // < 2^43: exact
-    this.lo = plo >>> 0;
-    this.hi = phi >>> 0;
+    this.hi = hi;
+    this.lo = lo;
   }
 
   value(): bigint {
@@ -90,7 +88,9 @@ export function digestWords(h: Heap, sink: (v: number) => void, bitmap: (hi: num
       sink(r.sizeBytes);
     }
   }
-  const tids = [...st.threads.keys()].sort((a, b) => a - b);
+  const tids: number[] = [];
+  for (const t of st.threads.values()) if (t.registered) tids.push(t.tid);
+  tids.sort((a, b) => a - b);
   for (const tid of tids) {
     const t = st.threads.get(tid)!;
     sink(tid);

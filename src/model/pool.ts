@@ -8,26 +8,32 @@ import { RegionKind } from './types.js';
 
 /**
  * pool_malloc(t, j): the first block take(pg, 1) gives over t's owned pages of
- * class j in order, else from a newly acquired page. Returns the page (the
- * block index is h.got[0]) or null (ENOMEM).
+ * class j in order, else from newly acquired pages until one gives a block (an
+ * adopted orphan may have none free). Returns the page (the block index is
+ * h.got[0]) or null (ENOMEM).
  */
 export function poolMalloc(h: Heap, t: ThreadState, j: number): SlabMeta | null {
   const got = h.got;
   const owned = t.ownedPages[j];
   for (let i = 0; i < owned.length; i++) {
     const pg = h.page(owned[i]);
+    // A page with no free, uncarved or remote block gives nothing (take would be a no-op).
+    if (pg.freelist.length === 0 && pg.carvedBlocks >= pg.capacityBlocks && pg.remote.length === 0) continue;
     got.length = 0;
     if (take(h, pg, 1) === 1) {
       pg.live[got[0]] = LIVE;
       return pg;
     }
   }
-  const pg = poolAcquirePage(h, t, j);
-  if (pg === null) return null;
-  got.length = 0;
-  if (take(h, pg, 1) === 0) return null;
-  pg.live[got[0]] = LIVE;
-  return pg;
+  for (;;) {
+    const pg = poolAcquirePage(h, t, j);
+    if (pg === null) return null;
+    got.length = 0;
+    if (take(h, pg, 1) === 1) {
+      pg.live[got[0]] = LIVE;
+      return pg;
+    }
+  }
 }
 
 /** pool_acquire_page(t, j): orphan (FIFO), else the free-page stack's top, else a new page. */

@@ -20,7 +20,7 @@ export const NONE_U16 = 0xffff;
 
 /** Per-block bits in SlabMeta.live. */
 export const LIVE = 1;
-/** Model-only: the block sits in its slab's remote queue (native keeps no such bit). */
+/** The block sits in its slab's remote queue (native: the rbits word). A free of such a block is INVALID. */
 export const IN_REMOTE = 2;
 
 /** Metadata of a slab in a SuperSlab, or of a pool page (same fields). */
@@ -72,14 +72,18 @@ export interface LargeRegion {
   sizeBytes: number;
   requestedBytes: number;
   alignBytes: number;
-  /** Offset of the block in the mapping; -1 while unknown (aligned inside, depends on the base). */
-  blockOffset: number;
 }
 
 export type Region = SuperSlab | PoolPage | LargeRegion;
 
 export interface ThreadState {
   tid: number;
+  /**
+   * In the live-thread registry (digest, exit flush). A thread that calls again
+   * after its exit flush keeps its index but is not registered again (native:
+   * its TLS is about to go away); what it caches from then on is never returned.
+   */
+  registered: boolean;
   /** Per tiny class: block keys, LIFO, top at the end. */
   tlsList: number[][];
   /** Per tiny class: slab keys, oldest first. */
@@ -93,8 +97,10 @@ export interface ModelState {
   vclock: number;
   /** Mapped regions; insertion order is ascending id (ids are never reused). */
   regions: Map<number, Region>;
-  /** Live threads by index. */
+  /** Threads with state, by index (registered ones are the live threads of the digest). */
   threads: Map<number, ThreadState>;
+  /** Indices whose exit flush has run (value 1). A later call from one makes an unregistered thread. */
+  exited: Map<number, number>;
   /** Ascending ids of in-use SuperSlabs that have a clear bitmap bit. */
   nonFull: number[];
   /** SuperSlab ids; index 0 is the back (oldest), the end is the front (most recent). */
@@ -116,6 +122,7 @@ export function newModelState(cfg: Readonly<HakmemConfig>): ModelState {
     vclock: 0,
     regions: new Map(),
     threads: new Map(),
+    exited: new Map(),
     nonFull: [],
     lru: [],
     orphanSlabs: Array.from({ length: cfg.tinyClassCount }, () => []),

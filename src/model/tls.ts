@@ -9,10 +9,11 @@ import { acquireSlab, releaseSharedSlab } from './shared-pool.js';
 import { pushRemote, resetSlabMeta, take } from './superslab.js';
 import { LIVE, slabKey, type Heap, type SlabMeta, type ThreadState } from './state.js';
 
-export function newThreadState(h: Heap, tid: number): ThreadState {
+export function newThreadState(h: Heap, tid: number, registered: boolean): ThreadState {
   const cfg = h.cfg;
   return {
     tid,
+    registered,
     tlsList: Array.from({ length: cfg.tinyClassCount }, () => []),
     ownedSlabs: Array.from({ length: cfg.tinyClassCount }, () => []),
     ownedPages: Array.from({ length: cfg.poolClassCount }, () => []),
@@ -31,9 +32,10 @@ export function tinyMalloc(h: Heap, t: ThreadState, c: number): number {
 
 /**
  * refill(t, c): take up to tls_refill_blocks from t's owned slabs of class c in
- * order; if none, from one slab acquired from the shared pool. got[0] ends on
- * top of the TLS list. Emits REFILL(c, n) after the blocks are moved (only when
- * n > 0). Returns false when no block was got.
+ * order; if none, acquire slabs from the shared pool until one gives blocks (an
+ * adopted orphan may have none free; it stays owned). got[0] ends on top of the
+ * TLS list. Emits REFILL(c, n) after the blocks are moved. Returns false (ENOMEM)
+ * when an acquire fails.
  */
 export function refill(h: Heap, t: ThreadState, c: number): boolean {
   const want = h.cfg.tlsRefillBlocks;
@@ -43,7 +45,8 @@ export function refill(h: Heap, t: ThreadState, c: number): boolean {
   for (let i = 0; i < owned.length && got.length < want; i++) {
     takeKeys(h, owned[i], want - got.length);
   }
-  if (got.length === 0) {
+  // Bounded: each pass adopts one orphan (finitely many) or gets a fresh, non-empty slab.
+  while (got.length === 0) {
     const s = acquireSlab(h, t, c);
     if (s === null) return false;
     takeKeys(h, slabKey(s.regionId, s.slabIndex), want);

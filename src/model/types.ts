@@ -69,10 +69,6 @@ export interface AllocOutcome {
 
 export interface FreeOutcome {
   verdict: Verdict;
-  /** Set when native accepts the free (Ok: the block's live bit is still set) but it is a
-   * double free the twin can see: the block already sits in its slab's remote queue. The
-   * twin leaves its state untouched. */
-  undetectedDoubleFree?: boolean;
 }
 
 export interface ReallocOutcome {
@@ -82,8 +78,6 @@ export interface ReallocOutcome {
   errno: number;
   /** True when the block stayed where it was (same placement; a large remap counts). */
   inPlace: boolean;
-  /** As FreeOutcome.undetectedDoubleFree, for the old pointer. */
-  undetectedDoubleFree?: boolean;
 }
 
 export const ENOMEM = 12;

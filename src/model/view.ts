@@ -30,7 +30,7 @@ export interface SlabView {
 export type RegionView =
   | { kind: RegionKind.SuperSlab; regionId: number; sizeBytes: number; inLru: boolean; pushedAt: number; bitmap: bigint; slabs: SlabView[] }
   | { kind: RegionKind.PoolPage; regionId: number; sizeBytes: number; onFreeStack: boolean; page: SlabView }
-  | { kind: RegionKind.Large; regionId: number; sizeBytes: number; requestedBytes: number; alignBytes: number; blockOffset: number };
+  | { kind: RegionKind.Large; regionId: number; sizeBytes: number; requestedBytes: number; alignBytes: number };
 
 export interface BlockView {
   regionId: number;
@@ -40,6 +40,8 @@ export interface BlockView {
 
 export interface ThreadView {
   tid: number;
+  /** False for a thread that called again after its exit flush (not in the digest, never flushed). */
+  registered: boolean;
   /** Per tiny class: the TLS list, top first. */
   tlsList: BlockView[][];
   /** Per tiny class: owned slabs, oldest first. */
@@ -113,6 +115,7 @@ export function threadViews(h: Heap): ThreadView[] {
     const t = h.st.threads.get(tid)!;
     return {
       tid,
+      registered: t.registered,
       tlsList: t.tlsList.map((list) =>
         [...list].reverse().map((key) => {
           const sk = Math.floor(key / span);

@@ -62,6 +62,7 @@ export interface EngineSnapshot {
   violationCount: number;
   violationsKept: number;
   stats: ReplayEngine['stats'];
+  ptrMap: [number, PointerRef][];
 }
 
 /** A region or internal event as recorded, normalised for comparison with the model's. */
@@ -96,6 +97,17 @@ export class ReplayEngine {
   readonly checks: ChecksMode;
   private readonly traceChecks: TraceChecks | null;
   private readonly modelChecks: ModelChecks | null;
+  /**
+   * Recorded pointer -> the twin's own block, for live blocks. Calls name blocks by the pointers
+   * the program saw; each side (the twin here, hakmem-replay natively) resolves them to its own
+   * blocks, so after a divergence (a race in a fast-mode trace) both keep a consistent heap and
+   * can still be compared with each other. While the twin agrees with the recording, this gives
+   * the same answer as the trace's own address map.
+   */
+  private readonly ptrMap = new Map<number, PointerRef>();
+  /** The twin's answer to the last allocating call (null: it failed) and the last free's verdict. */
+  lastPlacement: Placement | null = null;
+  lastVerdict: Verdict = Verdict.Null;
   /** The slab the current event touched (for incremental model checks). */
   private touched: Placement | null = null;
   private lruChanged = false;
@@ -152,10 +164,11 @@ export class ReplayEngine {
       }
       case Op.REALLOC: {
         const oldPtr = ev.extB[0];
-        const oldRef = this.addresses.resolve(oldPtr);
+        const oldRef = this.refFor(oldPtr);
         const size = ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a;
         const oldPlaced = this.traceChecks && oldPtr !== 0 ? this.model.locate(oldRef) : null;
         const out = this.model.realloc(ev.tid, oldRef, size);
+        if (oldPtr !== 0 && !(ev.b === 0 && size !== 0)) this.ptrMap.delete(oldPtr);
         // The old block goes unless realloc failed (NULL for a non-zero size) and kept it.
         if (this.traceChecks && oldPtr !== 0 && !(ev.b === 0 && size !== 0)) {
           const was = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
@@ -182,9 +195,11 @@ export class ReplayEngine {
         break;
       }
       case Op.FREE: {
-        const ref = this.addresses.resolve(ev.b);
+        const ref = this.refFor(ev.b);
+        this.ptrMap.delete(ev.b);
         const placed = this.traceChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
+        this.lastVerdict = out.verdict;
         if (this.traceChecks) {
           const was = this.traceChecks.released(ev.index, ev.tid, ev.b, 'free');
           if (was) this.unlive(was.size);
@@ -203,7 +218,7 @@ export class ReplayEngine {
       case Op.USABLE_SIZE: {
         this.threads.add(ev.tid);
         this.calls++;
-        const got = this.model.usableSize(this.addresses.resolve(ev.b));
+        const got = this.model.usableSize(this.refFor(ev.b));
         const ref = this.addresses.resolve(ev.b);
         // Foreign pointers are answered by the next allocator: nothing to compare.
         if (this.comparable && ref.kind !== 'foreign' && got !== ev.extB[0]) {
@@ -256,12 +271,22 @@ export class ReplayEngine {
     }
   }
 
+  /** The twin's block for a pointer the program used. */
+  private refFor(ptr: number): PointerRef {
+    return this.ptrMap.get(ptr) ?? this.addresses.resolve(ptr);
+  }
+
   private unlive(size: number): void {
     this.stats.liveBlocks--;
     this.stats.liveBytes -= size;
   }
 
   private alloc(ev: TraceEvent, predicted: Placement | null, size: number, align: number): void {
+    this.lastPlacement = predicted;
+    if (ev.b !== 0 && predicted) {
+      const offset = predicted.offset >= 0 ? predicted.offset : this.addresses.resolve(ev.b).kind === 'region' ? (this.addresses.resolve(ev.b) as { offset: number }).offset : 0;
+      this.ptrMap.set(ev.b, { kind: 'region', regionId: predicted.regionId, offset });
+    }
     this.threads.add(ev.tid);
     this.calls++;
     if (ev.b !== 0) {
@@ -382,6 +407,7 @@ export class ReplayEngine {
       violationCount: this.violationCount,
       violationsKept: this.violations.length,
       stats: { ...this.stats },
+      ptrMap: [...this.ptrMap],
     };
   }
 
@@ -405,6 +431,8 @@ export class ReplayEngine {
     this.violationCount = s.violationCount;
     this.violations.length = Math.min(this.violations.length, s.violationsKept);
     Object.assign(this.stats, s.stats);
+    this.ptrMap.clear();
+    for (const [k, v] of s.ptrMap) this.ptrMap.set(k, v);
   }
 
   /** Call at the end of the trace: unmatched decisions on either side are disagreements. */
