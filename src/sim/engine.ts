@@ -150,7 +150,6 @@ export class ReplayEngine {
     this.touched = null;
     this.lruChanged = false;
     const op = ev.op;
-    if (this.traceChecks && op <= Op.USABLE_SIZE) this.traceChecks.call(ev.index, ev.tid, OP_NAMES[op]);
     switch (op) {
       case Op.MALLOC: {
         const size = wideSize(ev.a, ev, 0);
@@ -232,7 +231,6 @@ export class ReplayEngine {
         break;
       case Op.THREAD_EXIT:
         this.model.threadExit(ev.tid);
-        this.traceChecks?.threadExit(ev.tid);
         this.modelChecks?.threadExited(ev.index, ev.tid);
         break;
       case Op.FORK:
@@ -380,7 +378,7 @@ export class ReplayEngine {
   }
 
   private note(ev: TraceEvent, problem: string | null): void {
-    if (problem) this.disagree(ev, 'trace consistency', problem, '-');
+    if (problem) this.traceChecks?.regionProblem(ev.index, ev.tid, problem);
   }
 
   private disagree(ev: Pick<TraceEvent, 'index' | 'tid' | 'op'>, what: string, recorded: string, model: string): void {

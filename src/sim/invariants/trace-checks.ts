@@ -28,7 +28,6 @@ interface FreedBlock {
 export interface TraceChecksSnapshot {
   live: Map<number, LiveBlock>;
   freed: Map<number, FreedBlock>;
-  exited: number[];
 }
 
 /** Freed addresses remembered for double-free reports; the oldest are forgotten past this. */
@@ -44,7 +43,6 @@ export class TraceChecks {
   /** Live blocks by address. */
   readonly live = new Map<number, LiveBlock>();
   private readonly freed = new Map<number, FreedBlock>();
-  private readonly exited = new Set<number>();
 
   constructor(
     private readonly cfg: HakmemConfig,
@@ -52,23 +50,13 @@ export class TraceChecks {
     private readonly report: (v: Violation) => void,
   ) {}
 
-  /** A call by `tid`: I13, no call after THREAD_EXIT. */
-  call(event: number, tid: number, op: string): void {
-    if (this.exited.has(tid)) {
-      this.report({
-        id: 'I13',
-        event,
-        tid,
-        subject: `thread ${tid}`,
-        message: `${op} by thread ${tid} after its thread exit`,
-        history: [],
-      });
-      this.exited.delete(tid);
-    }
+  /** I13: a region event that contradicts the regions mapped so far. */
+  regionProblem(event: number, tid: number, problem: string): void {
+    this.report({ id: 'I13', event, tid, subject: 'regions', message: problem, history: [] });
   }
 
   snapshot(): TraceChecksSnapshot {
-    return { live: new Map(this.live), freed: new Map(this.freed), exited: [...this.exited] };
+    return { live: new Map(this.live), freed: new Map(this.freed) };
   }
 
   restore(s: TraceChecksSnapshot): void {
@@ -76,12 +64,6 @@ export class TraceChecks {
     for (const [k, v] of s.live) this.live.set(k, v);
     this.freed.clear();
     for (const [k, v] of s.freed) this.freed.set(k, v);
-    this.exited.clear();
-    for (const t of s.exited) this.exited.add(t);
-  }
-
-  threadExit(tid: number): void {
-    this.exited.add(tid);
   }
 
   /** A successful allocation of `size` bytes aligned to `align` at `ptr`; `placed` is the twin's view of ptr. */
