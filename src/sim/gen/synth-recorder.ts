@@ -139,6 +139,11 @@ export class SynthRecorder {
     return base;
   }
 
+  /** Write an arbitrary event (tests and fuzz findings that need a trace the twin would not produce). */
+  raw(op: number, tid: number, a: number, b: number, ext: ReadonlyArray<readonly [number, number]> = []): void {
+    this.writer.event(op, tid, a, b, ext);
+  }
+
   /** Allocating calls: region events first, then the call's record (as natively). */
   private finishAlloc(tid: number, placement: Placement | null): number {
     this.flushModelEvents(tid);
