@@ -10,6 +10,7 @@ import { configFromEntries, type HakmemConfig } from '../model/config.js';
 import { HakmemModel } from '../model/allocator.js';
 import { RegionKind, Verdict, type ModelEvent, type Placement, type PointerRef } from '../model/types.js';
 import { AddressMap } from './address-map.js';
+import { AddrTable } from './addr-table.js';
 import { Op, OP_NAMES, SIZE_WIDE } from './trace/format.js';
 import type { TraceHeader } from './trace/header.js';
 import type { TraceEvent } from './trace/reader.js';
@@ -104,7 +105,7 @@ export class ReplayEngine {
    * can still be compared with each other. While the twin agrees with the recording, this gives
    * the same answer as the trace's own address map.
    */
-  private readonly ptrMap = new Map<number, PointerRef>();
+  private readonly ptrMap = new AddrTable<PointerRef>();
   /** The twin's answer to the last allocating call (null: it failed) and the last free's verdict. */
   lastPlacement: Placement | null = null;
   lastVerdict: Verdict = Verdict.Null;
@@ -114,6 +115,7 @@ export class ReplayEngine {
   eventsApplied = 0;
   calls = 0;
   readonly threads = new Set<number>();
+  private readonly seen = new Uint8Array(65536);
   /** Forked children inherit a heap the trace does not show: nothing can be compared. */
   readonly comparable: boolean;
   private readonly compareInternal: boolean;
@@ -165,7 +167,7 @@ export class ReplayEngine {
         const oldPtr = ev.extB[0];
         const oldRef = this.refFor(oldPtr);
         const size = ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a;
-        const oldPlaced = this.traceChecks && oldPtr !== 0 ? this.model.locate(oldRef) : null;
+        const oldPlaced = this.modelChecks && oldPtr !== 0 ? this.model.locate(oldRef) : null;
         const out = this.model.realloc(ev.tid, oldRef, size);
         if (oldPtr !== 0 && !(ev.b === 0 && size !== 0)) this.ptrMap.delete(oldPtr);
         // The old block goes unless realloc failed (NULL for a non-zero size) and kept it.
@@ -177,7 +179,7 @@ export class ReplayEngine {
         }
         if (size === 0 && oldPtr !== 0) {
           // realloc(p, 0) frees p and returns NULL.
-          this.threads.add(ev.tid);
+          this.seeThread(ev.tid);
           this.calls++;
           break;
         }
@@ -196,7 +198,7 @@ export class ReplayEngine {
       case Op.FREE: {
         const ref = this.refFor(ev.b);
         this.ptrMap.delete(ev.b);
-        const placed = this.traceChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
+        const placed = this.modelChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
         this.lastVerdict = out.verdict;
         if (this.traceChecks) {
@@ -205,7 +207,7 @@ export class ReplayEngine {
           if (was && placed) this.modelChecks?.userFree(placed);
           this.touched = placed;
         }
-        this.threads.add(ev.tid);
+        this.seeThread(ev.tid);
         this.calls++;
         if (this.comparable) {
           this.counts.frees++;
@@ -215,7 +217,7 @@ export class ReplayEngine {
         break;
       }
       case Op.USABLE_SIZE: {
-        this.threads.add(ev.tid);
+        this.seeThread(ev.tid);
         this.calls++;
         const got = this.model.usableSize(this.refFor(ev.b));
         const ref = this.addresses.resolve(ev.b);
@@ -226,7 +228,7 @@ export class ReplayEngine {
         break;
       }
       case Op.THREAD_START:
-        this.threads.add(ev.tid);
+        this.seeThread(ev.tid);
         this.model.threadStart(ev.tid);
         break;
       case Op.THREAD_EXIT:
@@ -271,7 +273,11 @@ export class ReplayEngine {
 
   /** The twin's block for a pointer the program used. */
   private refFor(ptr: number): PointerRef {
-    return this.ptrMap.get(ptr) ?? this.addresses.resolve(ptr);
+    if (this.ptrMap.size !== 0) {
+      const r = this.ptrMap.get(ptr);
+      if (r !== undefined) return r;
+    }
+    return this.addresses.resolve(ptr);
   }
 
   private unlive(size: number): void {
@@ -281,39 +287,52 @@ export class ReplayEngine {
 
   private alloc(ev: TraceEvent, predicted: Placement | null, size: number, align: number): void {
     this.lastPlacement = predicted;
-    if (ev.b !== 0 && predicted) {
-      const offset = predicted.offset >= 0 ? predicted.offset : this.addresses.resolve(ev.b).kind === 'region' ? (this.addresses.resolve(ev.b) as { offset: number }).offset : 0;
-      this.ptrMap.set(ev.b, { kind: 'region', regionId: predicted.regionId, offset });
-    }
-    this.threads.add(ev.tid);
+    this.seeThread(ev.tid);
     this.calls++;
-    if (ev.b !== 0) {
+    const ptr = ev.b;
+    let agreed: boolean;
+    let ref: PointerRef | null = null;
+    if (ptr === 0) {
+      agreed = predicted === null;
+    } else {
       this.stats.liveBlocks++;
       this.stats.liveBytes += size;
-    }
-    if (this.traceChecks && ev.b !== 0) {
-      const placed = this.model.locate(this.addresses.resolve(ev.b));
-      this.traceChecks.allocated(ev.index, ev.tid, ev.b, size, align, placed);
-      if (placed) {
-        this.modelChecks?.userAlloc(placed);
-        this.touched = placed;
+      ref = this.addresses.resolve(ptr);
+      agreed = predicted !== null && ref.kind === 'region' && ref.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === ref.offset);
+      if (agreed) {
+        // A large block aligned inside its mapping: only the pointer tells where it starts.
+        if (predicted!.offset < 0 && ref.kind === 'region') this.model.pinLargeOffset(ref.regionId, ref.offset);
+        if (this.ptrMap.size !== 0) this.ptrMap.delete(ptr);
+      } else if (predicted !== null) {
+        // Diverged: the program's pointer now names the twin's own block.
+        this.ptrMap.set(ptr, { kind: 'region', regionId: predicted.regionId, offset: Math.max(0, predicted.offset) });
+      }
+      if (this.traceChecks) {
+        const placed = agreed ? predicted : this.model.locate(ref);
+        this.traceChecks.allocated(ev.index, ev.tid, ptr, ref, size, align, placed);
+        if (placed) {
+          this.modelChecks?.userAlloc(placed);
+          this.touched = placed;
+        }
       }
     }
     if (!this.comparable) return;
     this.counts.allocations++;
-    const ptr = ev.b;
-    if (ptr === 0 || predicted === null) {
-      if (ptr === 0 && predicted === null) this.counts.allocationsAgreed++;
-      else this.disagree(ev, 'placement', ptr === 0 ? 'NULL (failed)' : this.describePtr(ptr, predicted), predicted ? describePlacement(predicted) : 'NULL (failed)');
-      return;
+    if (agreed) this.counts.allocationsAgreed++;
+    else {
+      this.disagree(
+        ev,
+        'placement',
+        ptr === 0 ? 'NULL (failed)' : this.describePtr(ptr, predicted),
+        predicted ? describePlacement(predicted) : 'NULL (failed)',
+      );
     }
-    const ref = this.addresses.resolve(ptr);
-    if (ref.kind === 'region' && ref.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === ref.offset)) {
-      // A large block aligned inside its mapping: only the pointer tells where it starts.
-      if (predicted.offset < 0) this.model.pinLargeOffset(ref.regionId, ref.offset);
-      this.counts.allocationsAgreed++;
-    } else {
-      this.disagree(ev, 'placement', this.describePtr(ptr, predicted), describePlacement(predicted));
+  }
+
+  private seeThread(tid: number): void {
+    if (this.seen[tid] === 0) {
+      this.seen[tid] = 1;
+      this.threads.add(tid);
     }
   }
 
@@ -405,7 +424,7 @@ export class ReplayEngine {
       violationCount: this.violationCount,
       violationsKept: this.violations.length,
       stats: { ...this.stats },
-      ptrMap: [...this.ptrMap],
+      ptrMap: [...this.ptrMap.entries()],
     };
   }
 
@@ -419,7 +438,8 @@ export class ReplayEngine {
     this.eventsApplied = s.eventsApplied;
     this.calls = s.calls;
     this.threads.clear();
-    for (const t of s.threads) this.threads.add(t);
+    this.seen.fill(0);
+    for (const t of s.threads) this.seeThread(t);
     this.recordedDecisions.length = 0;
     this.recordedDecisions.push(...s.recordedDecisions.map((d) => ({ ...d })));
     this.modelDecisions.length = 0;

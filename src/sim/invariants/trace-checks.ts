@@ -5,10 +5,11 @@
  * only its geometry (routing and class sizes), which the trace header fixes.
  */
 import type { HakmemConfig } from '../../model/config.js';
-import { route } from '../../model/route.js';
+import { Router, ROUTE_LARGE, ROUTE_POOL } from '../../model/route.js';
 import { RegionKind, type Placement, type PointerRef } from '../../model/types.js';
 import type { AddressMap } from '../address-map.js';
 import type { Violation } from './violation.js';
+import { AddrTable } from '../addr-table.js';
 
 export interface LiveBlock {
   size: number;
@@ -16,39 +17,39 @@ export interface LiveBlock {
   tid: number;
   /** Region id at allocation, for slab bookkeeping. */
   regionId: number;
-}
-
-interface FreedBlock {
-  allocEvent: number;
-  allocTid: number;
+  /** Set when the block is freed (the same object then serves the double-free history). */
   freeEvent: number;
   freeTid: number;
 }
 
 export interface TraceChecksSnapshot {
-  live: Map<number, LiveBlock>;
-  freed: Map<number, FreedBlock>;
+  live: AddrTable<LiveBlock>;
+  freed: AddrTable<LiveBlock>;
+  freedRing: Float64Array;
+  freedRingEvent: Float64Array;
+  freedAt: number;
 }
 
 /** Freed addresses remembered for double-free reports; the oldest are forgotten past this. */
 const MAX_FREED = 1 << 16;
 
-const KIND_OF_ROUTE: Record<string, RegionKind> = {
-  tiny: RegionKind.SuperSlab,
-  pool: RegionKind.PoolPage,
-  large: RegionKind.Large,
-};
-
 export class TraceChecks {
   /** Live blocks by address. */
-  readonly live = new Map<number, LiveBlock>();
-  private readonly freed = new Map<number, FreedBlock>();
+  readonly live = new AddrTable<LiveBlock>();
+  private freed = new AddrTable<LiveBlock>();
+  /** Addresses in the order they were freed, to forget the oldest past MAX_FREED. */
+  private freedRing = new Float64Array(MAX_FREED);
+  private freedRingEvent = new Float64Array(MAX_FREED);
+  private freedAt = 0;
+  private readonly router: Router;
 
   constructor(
     private readonly cfg: HakmemConfig,
     private readonly addresses: AddressMap,
     private readonly report: (v: Violation) => void,
-  ) {}
+  ) {
+    this.router = new Router(cfg);
+  }
 
   /** I13: a region event that contradicts the regions mapped so far. */
   regionProblem(event: number, tid: number, problem: string): void {
@@ -56,72 +57,62 @@ export class TraceChecks {
   }
 
   snapshot(): TraceChecksSnapshot {
-    return { live: new Map(this.live), freed: new Map(this.freed) };
+    return { live: this.live.copy(), freed: this.freed.copy(), freedRing: this.freedRing.slice(), freedRingEvent: this.freedRingEvent.slice(), freedAt: this.freedAt };
   }
 
   restore(s: TraceChecksSnapshot): void {
     this.live.clear();
-    for (const [k, v] of s.live) this.live.set(k, v);
-    this.freed.clear();
-    for (const [k, v] of s.freed) this.freed.set(k, v);
+    for (const [k, v] of s.live.entries()) this.live.set(k, v);
+    this.freed = s.freed.copy();
+    this.freedRing = s.freedRing.slice();
+    this.freedRingEvent = s.freedRingEvent.slice();
+    this.freedAt = s.freedAt;
   }
 
   /** A successful allocation of `size` bytes aligned to `align` at `ptr`; `placed` is the twin's view of ptr. */
-  allocated(event: number, tid: number, ptr: number, size: number, align: number, placed: Placement | null): void {
-    const where = describe(ptr, placed);
+  /**
+   * A successful allocation of `size` bytes aligned to `align` at `ptr`; `ref` is the pointer
+   * resolved through the trace's regions and `placed` the twin's view of the block there.
+   * Hot: nothing is formatted unless something is wrong.
+   */
+  allocated(event: number, tid: number, ptr: number, ref: PointerRef, size: number, align: number, placed: Placement | null): void {
     const prev = this.live.get(ptr);
-    if (prev) {
-      this.report({
-        id: 'I1',
-        event,
-        tid,
-        subject: where,
-        message: `the allocator returned a block that is still live`,
-        history: [`allocated at event ${prev.event} by thread ${prev.tid} (${prev.size} bytes), not freed since`],
-      });
+    if (prev !== undefined) {
+      this.flag('I1', event, tid, ptr, placed, `the allocator returned a block that is still live`, [
+        `allocated at event ${prev.event} by thread ${prev.tid} (${prev.size} bytes), not freed since`,
+      ]);
     }
-    const ref = this.addresses.resolve(ptr);
-    const want = route(this.cfg, size, align);
+    const code = this.router.code(size, align);
     if (ref.kind !== 'region') {
-      this.report({ id: 'I9', event, tid, subject: where, message: `the allocator returned a pointer in no mapped region`, history: [] });
+      this.flag('I9', event, tid, ptr, placed, `the allocator returned a pointer in no mapped region`);
     } else {
-      const region = this.addresses.regions.get(ref.regionId)!;
-      if (region.kind !== KIND_OF_ROUTE[want.kind]) {
-        this.report({
-          id: 'I9',
-          event,
-          tid,
-          subject: where,
-          message: `a ${size}-byte request (align ${align}) should be served by the ${want.kind} path, but landed in a ${kindName(region.kind)}`,
-          history: [],
-        });
-      } else if (placed && want.kind !== 'large' && placed.classIdx !== want.classIdx) {
-        this.report({
-          id: 'I9',
-          event,
-          tid,
-          subject: where,
-          message: `a ${size}-byte request belongs to ${want.kind} class ${want.classIdx}, but landed in a slab of class ${placed.classIdx}`,
-          history: [],
-        });
+      const kind = this.addresses.regions.get(ref.regionId)!.kind;
+      const wantKind = code === ROUTE_LARGE ? RegionKind.Large : code >= ROUTE_POOL ? RegionKind.PoolPage : RegionKind.SuperSlab;
+      const wantClass = code === ROUTE_LARGE ? -1 : code >= ROUTE_POOL ? code - ROUTE_POOL : code;
+      if (kind !== wantKind) {
+        this.flag('I9', event, tid, ptr, placed, `a ${size}-byte request (align ${align}) should be served by the ${kindName(wantKind)} path, but landed in a ${kindName(kind)}`);
+      } else if (placed !== null && wantClass >= 0 && placed.classIdx !== wantClass) {
+        this.flag('I9', event, tid, ptr, placed, `a ${size}-byte request belongs to class ${wantClass}, but landed in a slab of class ${placed.classIdx}`);
+      }
+      if (placed !== null && placed.kind !== RegionKind.Large) {
+        const cls = placed.usableBytes;
+        const within = placed.kind === RegionKind.SuperSlab ? ref.offset % this.cfg.slabSizeBytes : ref.offset;
+        if (cls > 0 && within % cls !== 0) {
+          this.flag('I1', event, tid, ptr, placed, `the block starts ${within % cls} bytes inside a ${cls}-byte block of its slab`);
+        }
       }
     }
-    const alignment = Math.max(this.cfg.minAlignBytes, align);
-    if (ptr % alignment !== 0) {
-      this.report({ id: 'I10', event, tid, subject: where, message: `the block is not aligned to ${alignment} bytes`, history: [] });
+    const alignment = align > this.cfg.minAlignBytes ? align : this.cfg.minAlignBytes;
+    if (ptr % alignment !== 0) this.flag('I10', event, tid, ptr, placed, `the block is not aligned to ${alignment} bytes`);
+    if (placed !== null && placed.usableBytes < (size > 1 ? size : 1)) {
+      this.flag('I10', event, tid, ptr, placed, `usable size ${placed.usableBytes} is below the requested ${size}`);
     }
-    if (placed && placed.usableBytes < Math.max(size, 1)) {
-      this.report({ id: 'I10', event, tid, subject: where, message: `usable size ${placed.usableBytes} is below the requested ${size}`, history: [] });
-    }
-    if (placed && placed.kind !== RegionKind.Large && ref.kind === 'region') {
-      const cls = placed.usableBytes;
-      const within = placed.kind === RegionKind.SuperSlab ? ref.offset % this.cfg.slabSizeBytes : ref.offset;
-      if (cls > 0 && within % cls !== 0) {
-        this.report({ id: 'I1', event, tid, subject: where, message: `the block starts ${within % cls} bytes inside a ${cls}-byte block of its slab`, history: [] });
-      }
-    }
-    this.freed.delete(ptr);
-    this.live.set(ptr, { size, event, tid, regionId: ref.kind === 'region' ? ref.regionId : 0 });
+    if (this.freed.size !== 0) this.freed.delete(ptr);
+    this.live.set(ptr, { size, event, tid, regionId: ref.kind === 'region' ? ref.regionId : 0, freeEvent: -1, freeTid: -1 });
+  }
+
+  private flag(id: string, event: number, tid: number, ptr: number, placed: Placement | null, message: string, history: string[] = []): void {
+    this.report({ id, event, tid, subject: describe(ptr, placed), message, history });
   }
 
   /**
@@ -133,8 +124,17 @@ export class TraceChecks {
     const blk = this.live.get(ptr);
     if (blk) {
       this.live.delete(ptr);
-      if (this.freed.size >= MAX_FREED) this.freed.delete(this.freed.keys().next().value as number);
-      this.freed.set(ptr, { allocEvent: blk.event, allocTid: blk.tid, freeEvent: event, freeTid: tid });
+      blk.freeEvent = event;
+      blk.freeTid = tid;
+      const slot = this.freedAt++ % MAX_FREED;
+      if (this.freedAt > MAX_FREED) {
+        const old = this.freedRing[slot];
+        const oldBlk = this.freed.get(old);
+        if (oldBlk !== undefined && oldBlk.freeEvent === this.freedRingEvent[slot]) this.freed.delete(old);
+      }
+      this.freedRing[slot] = ptr;
+      this.freedRingEvent[slot] = event;
+      this.freed.set(ptr, blk);
       return blk;
     }
     const ref = this.addresses.resolve(ptr);
@@ -147,7 +147,7 @@ export class TraceChecks {
         subject: describeRef(ptr, ref),
         message: `double free: ${op} of a block that was already freed`,
         history: [
-          `allocated at event ${earlier.allocEvent} by thread ${earlier.allocTid}`,
+          `allocated at event ${earlier.event} by thread ${earlier.tid}`,
           `first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
         ],
       });
@@ -193,7 +193,7 @@ export class TraceChecks {
   }
 }
 
-function findBelow(live: Map<number, LiveBlock>, ptr: number, floor: number): { addr: number; blk: LiveBlock } | null {
+function findBelow(live: AddrTable<LiveBlock>, ptr: number, floor: number): { addr: number; blk: LiveBlock } | null {
   for (let a = ptr - (ptr % 16); a >= floor && ptr - a <= 1 << 16; a -= 16) {
     const blk = live.get(a);
     if (blk) return ptr < a + Math.max(blk.size, 1) ? { addr: a, blk } : null;
@@ -202,7 +202,7 @@ function findBelow(live: Map<number, LiveBlock>, ptr: number, floor: number): { 
 }
 
 function kindName(k: RegionKind): string {
-  return k === RegionKind.SuperSlab ? 'SuperSlab' : k === RegionKind.PoolPage ? 'pool page' : 'large mapping';
+  return k === RegionKind.SuperSlab ? 'SuperSlab (tiny)' : k === RegionKind.PoolPage ? 'pool page' : 'large mapping';
 }
 
 function describe(ptr: number, p: Placement | null): string {

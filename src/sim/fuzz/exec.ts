@@ -1,0 +1,231 @@
+/**
+ * Run one fuzz case: decode its program, interleave its threads by the
+ * schedule, run every call on the allocator (the twin, or a twin with a
+ * planted bug) through MemoryRecorder, and feed each trace event straight into
+ * a ReplayEngine with full invariant checks. The first violation,
+ * disagreement or exception is the case's finding.
+ */
+import type { HakmemConfig } from '../../model/config.js';
+import { RegionKind } from '../../model/types.js';
+import { ReplayEngine } from '../engine.js';
+import { SYNTH_HEAP_BASE } from '../gen/synth-recorder.js';
+import type { TraceEvent } from '../trace/reader.js';
+import { MemoryRecorder, syntheticHeader } from './feed.js';
+import { N_SLOTS, decodeOp, describeOp, type FuzzCase, type Op } from './program.js';
+import { PctScheduler, PickScheduler, type ScheduleMode, type Scheduler } from './schedule.js';
+import { installVariant, type ModelVariant } from './variants.js';
+
+export interface ExecEnv {
+  cfg: HakmemConfig;
+  sizes: readonly number[];
+  schedule: ScheduleMode;
+  variant: ModelVariant | null;
+  misuse: boolean;
+  /**
+   * Also generate the cases that hit known, reported engine issues (off by
+   * default, so campaigns look for new bugs): KI-1, realloc of a pool or large
+   * block, whose REGION_UNMAP / REGION_REMAP precedes the REALLOC record, so
+   * the engine can no longer resolve the old pointer.
+   */
+  knownIssues?: boolean;
+}
+
+export interface Finding {
+  kind: 'violation' | 'disagreement' | 'exception';
+  /** Invariant id (I1..I13), 'disagreement' or 'exception'. */
+  id: string;
+  /** One line. */
+  message: string;
+  /** Trace event number where it showed. */
+  event: number;
+  tid: number;
+}
+
+export interface ExecResult {
+  finding: Finding | null;
+  /** Allocator calls made (malloc, free, ..., thread exits). */
+  calls: number;
+  events: number;
+  /** Context switches away from a thread that could have continued. */
+  preemptions: number;
+  /** The calls in the order they ran (only with `log`). */
+  log: string[];
+}
+
+/** An address outside the reservation (another allocator's block). */
+const FOREIGN_PTR = 0x1000_0000;
+
+/**
+ * Run the case. With `log`, the calls are recorded as text. With `tracePath`,
+ * every event the engine sees is also written to that trace file (the saved
+ * reproducer).
+ */
+export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tracePath?: string } = {}): ExecResult {
+  const header = syntheticHeader(env.cfg, true);
+  const misuse = env.misuse;
+  const engine = new ReplayEngine(header, { checks: 'full', maxDisagreements: misuse ? 1 << 20 : 4 });
+  let lastIndex = -1;
+  let stopped = false;
+  const sink = (ev: TraceEvent) => {
+    lastIndex = ev.index;
+    engine.apply(ev);
+  };
+  const mem = new MemoryRecorder(env.cfg, sink, { internal: true });
+  if (opts.tracePath) mem.recordTo(opts.tracePath);
+  if (env.variant) {
+    installVariant(mem.model, env.variant);
+    installVariant(engine.model, env.variant);
+  }
+  const rec = mem;
+  const result: ExecResult = { finding: null, calls: 0, events: 0, preemptions: 0, log: [] };
+  const log = opts.log === true;
+  let seenViolations = 0;
+
+  const check = (): boolean => {
+    if (engine.violationCount > seenViolations) {
+      for (let i = seenViolations; i < engine.violations.length; i++) {
+        const v = engine.violations[i];
+        if (misuse && v.id === 'I2') continue;
+        result.finding = { kind: 'violation', id: v.id, message: `${v.id} ${v.subject}: ${v.message}`, event: v.event, tid: v.tid };
+        return true;
+      }
+      seenViolations = engine.violationCount;
+    }
+    if (engine.disagreementCount > 0) {
+      const d = engine.disagreements[0];
+      result.finding = {
+        kind: 'disagreement',
+        id: 'disagreement',
+        message: d ? `${d.what} at event ${d.event} (${d.op}): recorded ${d.recorded}, twin ${d.model}` : 'disagreement',
+        event: d?.event ?? lastIndex,
+        tid: d?.tid ?? 0,
+      };
+      return true;
+    }
+    return false;
+  };
+
+  const nThreads = c.threads.length;
+  const ops: Op[][] = c.threads.map((list) => list.map((raw) => decodeOp(raw, c.swarm, env.sizes, misuse)));
+  const pc = new Array<number>(nThreads).fill(0);
+  const slots = new Array<number>(N_SLOTS).fill(0);
+  const stale = new Array<number>(N_SLOTS).fill(0);
+  const runnable: number[] = [];
+  let totalSteps = 0;
+  for (let t = 0; t < nThreads; t++) {
+    if (ops[t].length > 0) runnable.push(t);
+    totalSteps += ops[t].length;
+  }
+  const sched: Scheduler = env.schedule === 'pct' ? new PctScheduler(c.pctSeed, runnable, totalSteps) : new PickScheduler(c.schedule);
+  const exited = new Set<number>();
+
+  const run = (tid: number, op: Op): void => {
+    if (log) result.log.push(describeOp(tid, op));
+    const s = op.slot;
+    switch (op.kind) {
+      case 'malloc':
+        slots[s] = rec.malloc(tid, op.size);
+        break;
+      case 'calloc':
+        slots[s] = rec.calloc(tid, op.nmemb, op.size);
+        break;
+      case 'memalign':
+        slots[s] = rec.memalign(tid, op.fn, op.align, op.size);
+        break;
+      case 'realloc': {
+        const p = slots[s];
+        const q = rec.realloc(tid, p, op.size);
+        if (op.size === 0 && p !== 0) {
+          stale[s] = p;
+          slots[s] = 0;
+        } else if (q !== 0) slots[s] = q;
+        break;
+      }
+      case 'free':
+        rec.free(tid, slots[s]);
+        if (slots[s] !== 0) stale[s] = slots[s];
+        slots[s] = 0;
+        break;
+      case 'foreign-free':
+        rec.free(tid, FOREIGN_PTR + 16 * s);
+        break;
+      case 'exit':
+        rec.threadExit(tid);
+        exited.add(tid);
+        break;
+      case 'double-free':
+        rec.free(tid, stale[s]);
+        break;
+      case 'interior-free':
+        rec.free(tid, slots[s] === 0 ? 0 : slots[s] + op.delta);
+        break;
+      case 'wild-free':
+        rec.free(tid, SYNTH_HEAP_BASE + env.cfg.heapReserveBytes / 4 - 4096 * (1 + s));
+        break;
+    }
+    result.calls++;
+  };
+
+  try {
+    let step = 0;
+    let current = -1;
+    while (runnable.length > 0 && !stopped) {
+      const i = sched.next(runnable, step++);
+      const tid = runnable[i];
+      if (current >= 0 && tid !== current && runnable.includes(current)) result.preemptions++;
+      current = tid;
+      const op = ops[tid][pc[tid]++];
+      // A free of an empty slot, or an exit of the main thread, is no call at all.
+      const skip =
+        ((op.kind === 'free' || op.kind === 'interior-free') && slots[op.slot] === 0) ||
+        (op.kind === 'double-free' && stale[op.slot] === 0) ||
+        (op.kind === 'exit' && tid === 0) ||
+        (op.kind === 'realloc' && !env.knownIssues && slots[op.slot] !== 0 && isPoolOrLarge(mem.regionKindOf(slots[op.slot])));
+      if (!skip) {
+        run(tid, op);
+        if (check()) stopped = true;
+      }
+      if (pc[tid] >= ops[tid].length || exited.has(tid)) {
+        runnable.splice(i, 1);
+        // A thread that is done exits (the main thread last, after the teardown).
+        if (tid !== 0 && !exited.has(tid) && !stopped) {
+          if (log) result.log.push(`t${tid}: thread exit (done)`);
+          rec.threadExit(tid);
+          exited.add(tid);
+          result.calls++;
+          if (check()) stopped = true;
+        }
+      }
+    }
+    if (!stopped && c.teardown) {
+      for (let s = 0; s < N_SLOTS && !stopped; s++) {
+        if (slots[s] === 0) continue;
+        if (log) result.log.push(`t0: free(p${s}) (teardown)`);
+        rec.free(0, slots[s]);
+        slots[s] = 0;
+        result.calls++;
+        if (check()) stopped = true;
+      }
+    }
+    if (!stopped) {
+      if (log) result.log.push('t0: thread exit (end)');
+      rec.threadExit(0);
+      result.calls++;
+      if (!check()) {
+        engine.finish(lastIndex);
+        check();
+      }
+    }
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    result.finding = { kind: 'exception', id: 'exception', message: `${e.name}: ${e.message}`, event: lastIndex, tid: 0 };
+  } finally {
+    mem.closeTrace();
+  }
+  result.events = mem.eventCount;
+  return result;
+}
+
+function isPoolOrLarge(kind: number): boolean {
+  return kind === RegionKind.PoolPage || kind === RegionKind.Large;
+}
