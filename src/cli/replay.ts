@@ -63,6 +63,11 @@ export function formatSummary(s: ReplaySummary): string {
     lines.push(`  block     ${v.subject}`);
     for (const h of v.history) lines.push(`  history   ${h}`);
   }
+  if (!s.complete && s.violations === 0 && s.disagreements === 0 && s.checks !== 'off') {
+    lines.push(
+      'cause       the trace shows no allocator-level cause: every call recorded before the process died was valid, and the twin agrees with the allocator on all of them',
+    );
+  }
   const d = s.firstDisagreement;
   if (d) {
     lines.push(`first disagreement at event ${num(d.event)} (thread ${d.tid}, ${d.op}): ${d.what}`);

@@ -145,7 +145,7 @@ export class TraceChecks {
         event,
         tid,
         subject: describeRef(ptr, ref),
-        message: `double free: ${op} of a block that was already freed`,
+        message: `double free: ${op} of a block allocated at event ${earlier.event} by thread ${earlier.tid} and first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
         history: [
           `allocated at event ${earlier.event} by thread ${earlier.tid}`,
           `first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
