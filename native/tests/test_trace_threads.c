@@ -109,7 +109,8 @@ static void check_trace(const char *mode, const char *path) {
     if (e->op == HKT_THREAD_EXIT) exited[tid]++;
     if (e->op >= HKT_MALLOC && e->op <= HKT_USABLE_SIZE) {
       calls_before_start += !started[tid];
-      calls_after_exit += exited[tid] != 0;
+      /* glibc's thread teardown may free(NULL) after the flush: allowed */
+      calls_after_exit += exited[tid] != 0 && !(e->op == HKT_FREE && e->a == HKT_VERDICT_NULL);
     }
     if (e->op == HKT_MALLOC && e->b) {
       mallocs++;
@@ -129,7 +130,7 @@ static void check_trace(const char *mode, const char *path) {
     workers_exited += exited[i];
   }
   CHECK(workers_exited >= 2 * PAIRS, "%s: %d THREAD_EXITs", mode, workers_exited);
-  CHECK(mallocs >= 2L * PAIRS * ITEMS / 2 + PAIRS * ITEMS, "%s: %ld mallocs", mode, mallocs);
+  CHECK(mallocs >= (long)PAIRS * ITEMS, "%s: %ld mallocs", mode, mallocs);
   CHECK(reused_live == 0, "%s: %ld blocks handed out while live", mode, reused_live);
   CHECK(bad_free == 0, "%s: %ld frees of a block not live in trace order", mode, bad_free);
   CHECK(bad_verdict == 0, "%s: %ld frees with a verdict other than OK", mode, bad_verdict);

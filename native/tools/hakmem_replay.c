@@ -421,6 +421,8 @@ typedef struct worker {
 
 static worker_t *g_workers;   /* [MAX_THREADS], mmap'd */
 static uint8_t *g_has_worker; /* [MAX_THREADS] */
+static uint8_t *g_claimed;    /* [MAX_THREADS]: the thread has taken its index */
+static uint32_t g_next_claim;
 static _Atomic uint32_t g_main_go;
 static _Atomic int g_finished;
 
@@ -643,7 +645,7 @@ static void exec_event(const hkt_event_t *ev) {
       break;
     case HKT_POSIX_MEMALIGN: case HKT_ALIGNED_ALLOC: case HKT_MEMALIGN: case HKT_VALLOC:
     case HKT_PVALLOC: {
-      uint64_t n = ev->a, al = ev->ext_b[0];
+      uint64_t n = ev_size(ev, 1), al = ev->ext_b[0];
       bypass(0);
       if (ev->op == HKT_POSIX_MEMALIGN) {
         if (posix_memalign(&q, al, n) != 0) q = 0;
@@ -713,12 +715,35 @@ static void baton_loop(int me) {
       g_has_ev = 1;
     }
     int owner = bound_thread(&g_ev);
+    if (owner >= 0 && !g_claimed[owner]) {
+      /* Thread indices are handed out at a thread's first call, in call
+       * order; a recording may still show index k's THREAD_START after
+       * index k+1's (the two raced to the counter). Claim lower indices
+       * first, on their own threads, so the replay's indices match. */
+      while (g_next_claim < (uint32_t)owner &&
+             (g_claimed[g_next_claim] || !g_has_worker[g_next_claim]))
+        g_next_claim++;
+      if (g_next_claim < (uint32_t)owner) {
+        int who = (int)g_next_claim;
+        if (who != me) {
+          wake(&g_workers[who].go);
+          wait_go(my_go);
+          continue;
+        }
+        claim_thread_index();
+        g_claimed[who] = 1;
+        continue;
+      }
+    }
     if (owner >= 0 && owner != me) {
       wake(&g_workers[owner].go);
       wait_go(my_go);
       continue;
     }
-    if (owner >= 0) exec_event(&g_ev);
+    if (owner >= 0) {
+      exec_event(&g_ev);
+      g_claimed[owner] = 1;
+    }
     else if (g_ev.op >= HKT_REGION_MAP && g_ev.op <= HKT_REGION_REMAP) region_event(&g_ev);
     else if (g_ev.op == HKT_FREE) exec_free(&g_ev); /* foreign: a line, no call */
     else if (g_ev.op == HKT_USABLE_SIZE) g_skipped++;
@@ -780,7 +805,9 @@ static void *fr_main(void *arg) {
       fr_wait(&g_slot_state[o->slot_in - 1], 2 * o->gen_in + 1);
       in = g_slot_ptr[o->slot_in - 1];
     }
-    if (o->slot_out) fr_wait(&g_slot_state[o->slot_out - 1], 2 * o->gen_out);
+    /* a realloc may get back the slot it consumes: it frees it itself */
+    if (o->slot_out && o->slot_out != o->slot_in)
+      fr_wait(&g_slot_state[o->slot_out - 1], 2 * o->gen_out);
     bypass(0);
     switch (o->op) {
       case HKT_MALLOC: q = malloc(o->size); break;
@@ -854,7 +881,7 @@ static int run_free_run(uint32_t n_threads) {
         break;
       case HKT_POSIX_MEMALIGN: case HKT_ALIGNED_ALLOC: case HKT_MEMALIGN: case HKT_VALLOC:
       case HKT_PVALLOC:
-        o.size = ev.a;
+        o.size = ev_size(&ev, 1);
         o.align = ev.ext_b[0];
         out_ptr = ev.b;
         break;
@@ -942,6 +969,7 @@ int main(int argc, char **argv) {
 
   /* Pass 1: validate every slot, find the threads. */
   g_has_worker = map_anon(MAX_THREADS);
+  g_claimed = map_anon(MAX_THREADS);
   uint32_t n_threads = 0;
   hkt_event_t ev;
   int r;
@@ -977,6 +1005,13 @@ int main(int argc, char **argv) {
   out_s(g_free_run ? "free-run" : "ordered");
   out_c('\n');
 
+  if (g_f.flags & HKT_FLAG_FORKED) {
+    static const char m[] =
+        "hakmem-replay: note: a forked child's trace (FORKED): it starts from the parent's heap,\n"
+        "which the replay does not have; expect frees of unknown pointers and other placements\n";
+    ssize_t w = write(2, m, sizeof m - 1);
+    (void)w;
+  }
   g_heap_lo = g_f.heap_base;
   g_heap_hi = g_f.heap_base + g_f.heap_bytes;
   if (g_free_run) return run_free_run(n_threads);

@@ -107,9 +107,11 @@ static inline int hkt_ext_ok(unsigned op, uint32_t a, unsigned n) {
   switch (op) {
     case HKT_MALLOC: return n == (a == 0xFFFFFFFFu ? 1u : 0u);
     case HKT_CALLOC: return n == (a == 0xFFFFFFFFu ? 2u : 0u);
-    case HKT_REALLOC: return n == 1 || n == 2; /* 2 when a == 0xFFFFFFFF (checked by caller) */
-    case HKT_POSIX_MEMALIGN: case HKT_ALIGNED_ALLOC: case HKT_MEMALIGN: case HKT_VALLOC:
-    case HKT_PVALLOC: case HKT_USABLE_SIZE: case HKT_REGION_MAP: case HKT_REGION_REMAP:
+    /* realloc and the aligned family: ext1, plus ext2.b = size when a = 0xFFFFFFFF */
+    case HKT_REALLOC: case HKT_POSIX_MEMALIGN: case HKT_ALIGNED_ALLOC: case HKT_MEMALIGN:
+    case HKT_VALLOC: case HKT_PVALLOC:
+      return n == (a == 0xFFFFFFFFu ? 2u : 1u);
+    case HKT_USABLE_SIZE: case HKT_REGION_MAP: case HKT_REGION_REMAP:
       return n == 1;
     default: return n == 0;
   }
@@ -300,7 +302,7 @@ static inline int hkt_next(hkt_file_t *f, hkt_event_t *ev, char *err, size_t cap
       hkt_err(err, cap, f, off, evno, msg);
       return -1;
     }
-    if (!hkt_ext_ok(op, a, n) || (op == HKT_REALLOC && n != (a == 0xFFFFFFFFu ? 2u : 1u))) {
+    if (!hkt_ext_ok(op, a, n)) {
       snprintf(msg, sizeof msg, "%s with %u extension slots", hkt_op_name(op), n);
       hkt_err(err, cap, f, off, evno, msg);
       return -1;
