@@ -15,7 +15,7 @@ for (const tool of ['make', 'gcc']) {
   }
 }
 const jobs = String(Math.max(1, Math.min(4, (await import('node:os')).availableParallelism())));
-for (const dir of ['native', path.join('bench', 'workloads')]) {
+for (const dir of ['native', path.join('bench', 'workloads'), path.join('test', 'fixtures')]) {
   const r = spawnSync('make', ['-s', '-C', path.join(root, dir), '-j', jobs, 'all'], { stdio: 'inherit' });
   if (r.status !== 0) {
     process.stderr.write(`hakmem-sim: the native build failed in ${dir}/ (see the compiler output above)\n`);

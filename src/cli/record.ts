@@ -24,6 +24,8 @@ export async function recordCommand(cmd: string[], opts: RecordOptions): Promise
     if (fs.statSync(out).isDirectory()) throw new UsageError(`record: ${out} is a directory`);
     fs.unlinkSync(out);
   }
+  const stem = out.endsWith('.hkt') ? out.slice(0, -4) : out;
+  const before = new Set(siblingTraces(stem));
   const preload = [LIBHAKMEM, process.env.LD_PRELOAD].filter(Boolean).join(':');
   const env = {
     ...process.env,
@@ -42,6 +44,13 @@ export async function recordCommand(cmd: string[], opts: RecordOptions): Promise
     throw new UsageError(`record: cannot run ${cmd[0]}: ${e.code === 'ENOENT' ? 'command not found' : e.message}`);
   }
   const recorded = describeRecording(out);
+  const others = siblingTraces(stem).filter((f) => !before.has(f));
+  if (others.length) {
+    const shown = others.slice(0, 3).join(', ');
+    process.stderr.write(
+      `hakmem-sim: forked or exec'd processes recorded ${others.length} more trace${others.length > 1 ? 's' : ''}: ${shown}${others.length > 3 ? ', ...' : ''}\n`,
+    );
+  }
   if (status.signal) {
     const signo = os.constants.signals[status.signal] ?? 0;
     process.stderr.write(`hakmem-sim: ${cmd[0]} was killed by ${status.signal}; ${recorded}\n`);
@@ -49,6 +58,22 @@ export async function recordCommand(cmd: string[], opts: RecordOptions): Promise
   }
   process.stderr.write(`hakmem-sim: ${cmd[0]} exited with status ${status.code}; ${recorded}\n`);
   return status.code ?? 1;
+}
+
+/** Traces written by forked children and exec'd images: STEM.PID.hkt, STEM.PID.N.hkt. */
+function siblingTraces(stem: string): string[] {
+  const dir = path.dirname(stem);
+  const base = path.basename(stem);
+  const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+(\\.\\d+)?\\.hkt$`);
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((f) => re.test(f))
+      .map((f) => path.join(dir, f))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 function describeRecording(out: string): string {
@@ -63,7 +88,7 @@ function describeRecording(out: string): string {
         while (c.next(ev));
         events = c.eventsRead;
       }
-      return `${num(events)} events in ${out}${t.header.complete ? '' : ' (recovered: the process did not exit cleanly)'}`;
+      return `${num(events)} events in ${out}${t.header.complete ? '' : ' (recovered: the process was replaced by exec, or died, before closing it)'}`;
     } finally {
       t.close();
     }

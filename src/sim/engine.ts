@@ -171,6 +171,7 @@ export class ReplayEngine {
         const out = this.model.realloc(ev.tid, oldRef, size);
         if (oldPtr !== 0 && !(ev.b === 0 && size !== 0)) this.ptrMap.delete(oldPtr);
         // The old block goes unless realloc failed (NULL for a non-zero size) and kept it.
+        if (this.traceChecks && oldPtr !== 0 && ev.b === 0 && size !== 0) this.traceChecks.mustBeLive(ev.index, ev.tid, oldPtr, 'realloc');
         if (this.traceChecks && oldPtr !== 0 && !(ev.b === 0 && size !== 0)) {
           const was = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
           if (was) this.unlive(was.size);

@@ -16,6 +16,7 @@ import { executeCase, type ExecEnv, type Finding } from './exec.js';
 import {
   ARG_MAX,
   KIND_ROLLS,
+  MAX_PALETTE,
   MAX_WEIGHT,
   MISUSE_KINDS,
   OP_KINDS,
@@ -29,7 +30,7 @@ import type { ScheduleMode } from './schedule.js';
 import type { ModelVariant } from './variants.js';
 
 export const ROUND_RUNS = 100;
-export const MAX_OPS_PER_THREAD = 64;
+export const MAX_OPS_PER_THREAD = 128;
 
 export interface CampaignOptions {
   seed: number;
@@ -41,6 +42,8 @@ export interface CampaignOptions {
   config: ConfigPreset;
   variant: ModelVariant | null;
   misuse: boolean;
+  /** Include cases that hit known engine issues (exec.ts, ExecEnv.knownIssues). */
+  knownIssues: boolean;
   shardIndex: number;
   shardCount: number;
   /** This worker among the shard's workers. */
@@ -87,9 +90,10 @@ export function roundIndex(k: number, o: Pick<CampaignOptions, 'shardIndex' | 's
 
 export function caseArbitrary(threads: number, misuse: boolean, sizes: readonly number[]): fc.Arbitrary<FuzzCase> {
   const nKinds = OP_KINDS.length + (misuse ? MISUSE_KINDS.length : 0);
-  const rawOp: fc.Arbitrary<RawOp> = fc.tuple(fc.nat(KIND_ROLLS - 1), fc.nat(sizes.length - 1), fc.nat(ARG_MAX));
+  const rawOp: fc.Arbitrary<RawOp> = fc.tuple(fc.nat(KIND_ROLLS - 1), fc.nat(MAX_PALETTE - 1), fc.nat(ARG_MAX));
   return fc.record({
     swarm: fc.array(fc.nat(MAX_WEIGHT), { minLength: nKinds, maxLength: nKinds }),
+    palette: fc.array(fc.nat(sizes.length - 1), { minLength: 1, maxLength: MAX_PALETTE }),
     threads: fc.array(fc.array(rawOp, { maxLength: MAX_OPS_PER_THREAD, size: 'max' }), { minLength: 1, maxLength: threads }),
     schedule: fc.array(fc.nat(7), { maxLength: MAX_OPS_PER_THREAD * threads, size: 'max' }),
     pctSeed: fc.nat(),
@@ -97,9 +101,9 @@ export function caseArbitrary(threads: number, misuse: boolean, sizes: readonly 
   });
 }
 
-export function execEnv(o: Pick<CampaignOptions, 'config' | 'schedule' | 'variant' | 'misuse'>): ExecEnv {
+export function execEnv(o: Pick<CampaignOptions, 'config' | 'schedule' | 'variant' | 'misuse' | 'knownIssues'>): ExecEnv {
   const cfg: HakmemConfig = presetConfig(o.config);
-  return { cfg, sizes: sizeTable(cfg), schedule: o.schedule, variant: o.variant, misuse: o.misuse };
+  return { cfg, sizes: sizeTable(cfg), schedule: o.schedule, variant: o.variant, misuse: o.misuse, knownIssues: o.knownIssues };
 }
 
 interface Counters {
@@ -150,7 +154,7 @@ export function runRound(o: CampaignOptions, round: number, runs: number, counte
 
 /** Re-run one case from its round seed and counterexample path (the one-line re-run). */
 export function rerunCase(
-  o: Pick<CampaignOptions, 'threads' | 'config' | 'schedule' | 'variant' | 'misuse'>,
+  o: Pick<CampaignOptions, 'threads' | 'config' | 'schedule' | 'variant' | 'misuse' | 'knownIssues'>,
   seed: number,
   path: string,
 ): { found: CaseFinding | null; calls: number } {

@@ -106,7 +106,7 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
   };
 
   const nThreads = c.threads.length;
-  const ops: Op[][] = c.threads.map((list) => list.map((raw) => decodeOp(raw, c.swarm, env.sizes, misuse)));
+  const ops: Op[][] = c.threads.map((list) => list.map((raw) => decodeOp(raw, c.swarm, c.palette, env.sizes, misuse)));
   const pc = new Array<number>(nThreads).fill(0);
   const slots = new Array<number>(N_SLOTS).fill(0);
   const stale = new Array<number>(N_SLOTS).fill(0);

@@ -6,10 +6,13 @@
  * A case is plain data (fast-check generates and shrinks it):
  *   - `swarm`: one weight per operation kind (swarm testing: each run enables
  *     a different mix; a zero weight disables a kind for the whole run);
+ *   - `palette`: the few sizes this run uses, as indices into the boundary
+ *     size table (few sizes per run make same-class collisions, hence full
+ *     slabs, spills and drains, likely);
  *   - `threads`: one list of raw ops per thread; a raw op is three integers
- *     [kind roll, size index, argument] decoded by `decodeOp`, so shrinking
- *     each integer toward 0 moves toward the simplest op (malloc of the
- *     smallest boundary size into slot 0);
+ *     [kind roll, palette index, argument] decoded by `decodeOp`, so
+ *     shrinking each integer toward 0 moves toward the simplest op (malloc of
+ *     the palette's first size into slot 0);
  *   - `schedule`: thread picks (see schedule.ts); an empty schedule runs each
  *     thread to its end before the next, i.e. no preemption at all;
  *   - `pctSeed`: the seed of the PCT scheduler (--schedule pct);
@@ -26,6 +29,8 @@ export type RawOp = [number, number, number];
 
 export interface FuzzCase {
   swarm: number[];
+  /** This run's size palette: indices into the size table (swarm testing for sizes). */
+  palette: number[];
   threads: RawOp[][];
   schedule: number[];
   pctSeed: number;
@@ -41,6 +46,7 @@ export const N_SLOTS = 8;
 export const KIND_ROLLS = 100;
 export const ARG_MAX = 0xffff;
 export const MAX_WEIGHT = 4;
+export const MAX_PALETTE = 4;
 
 export const MEMALIGN_FNS: readonly MemalignFn[] = ['posix_memalign', 'aligned_alloc', 'memalign', 'valloc', 'pvalloc'];
 
@@ -118,7 +124,7 @@ export function sizeTable(cfg: HakmemConfig): number[] {
 // ------------------------------------------------------------------ decoding
 
 /** Decode a raw op with this run's swarm weights. */
-export function decodeOp(raw: RawOp, swarm: readonly number[], sizes: readonly number[], misuse: boolean): Op {
+export function decodeOp(raw: RawOp, swarm: readonly number[], palette: readonly number[], sizes: readonly number[], misuse: boolean): Op {
   const [roll, sizeIdx, arg] = raw;
   const nKinds = misuse ? OP_KINDS.length + MISUSE_KINDS.length : OP_KINDS.length;
   let total = 0;
@@ -141,7 +147,7 @@ export function decodeOp(raw: RawOp, swarm: readonly number[], sizes: readonly n
   return {
     kind,
     slot: arg % N_SLOTS,
-    size: sizes[sizeIdx % sizes.length],
+    size: sizes[(palette.length === 0 ? 0 : palette[sizeIdx % palette.length]) % sizes.length],
     // valloc and pvalloc take no alignment: the recorder writes the page size.
     align: fn === 'valloc' || fn === 'pvalloc' ? PAGE_BYTES : ALIGNS[(arg >>> 6) % ALIGNS.length],
     nmemb: (arg >>> 3) % 4,

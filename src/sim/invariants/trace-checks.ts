@@ -153,7 +153,20 @@ export class TraceChecks {
       });
       return null;
     }
-    if (ref.kind === 'foreign') return null; // another allocator's pointer: passed on, not ours to judge
+    if (ref.kind === 'foreign') {
+      // Under LD_PRELOAD every block of the process comes from hakmem, so a pointer outside the
+      // heap was never returned by any allocator (a static or stack address, or garbage). It is
+      // passed to the next allocator's free, which usually aborts on it.
+      this.report({
+        id: 'I2',
+        event,
+        tid,
+        subject: describeRef(ptr, ref),
+        message: `${op} of a pointer outside the heap that no allocator in this process returned (passed on to the next allocator)`,
+        history: [],
+      });
+      return null;
+    }
     const inside = ref.kind === 'region' ? this.containing(ptr) : null;
     if (inside) {
       this.report({
@@ -175,6 +188,14 @@ export class TraceChecks {
       history: [],
     });
     return null;
+  }
+
+  /** A call that names `ptr` but keeps it (a realloc that failed): it must still be live. */
+  mustBeLive(event: number, tid: number, ptr: number, op: string): void {
+    if (ptr === 0 || this.live.has(ptr)) return;
+    // Classify it exactly as a free would, then keep it out of the freed history.
+    const blk = this.released(event, tid, ptr, op);
+    if (blk) this.live.set(ptr, blk);
   }
 
   /** The live block whose range holds ptr (searched among blocks of the same region). */

@@ -1,0 +1,89 @@
+/**
+ * Saving a finding: DIR/<name>.hkt (the shrunk case's trace, exactly the
+ * events the engine checked) and DIR/<name>.txt (the reason, the program as it
+ * ran, and the lines that replay and re-run it).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CaseFinding } from './campaign.js';
+import { executeCase, type ExecEnv } from './exec.js';
+import type { ConfigPreset } from './program.js';
+import type { ScheduleMode } from './schedule.js';
+import type { ModelVariant } from './variants.js';
+
+export interface RerunSpec {
+  threads: number;
+  config: ConfigPreset;
+  schedule: ScheduleMode;
+  variant: ModelVariant | null;
+  misuse: boolean;
+  knownIssues: boolean;
+}
+
+export interface SavedFinding {
+  name: string;
+  trace: string;
+  text: string;
+  replayLine: string;
+  rerunLine: string;
+  events: number;
+  calls: number;
+  preemptions: number;
+  program: string[];
+}
+
+export function rerunLine(f: Pick<CaseFinding, 'roundSeed' | 'path'>, s: RerunSpec): string {
+  const parts = [
+    'hakmem-sim fuzz',
+    `--case-seed ${f.roundSeed}`,
+    `--path ${f.path}`,
+    `--threads ${s.threads}`,
+    `--config ${s.config}`,
+    `--schedule ${s.schedule}`,
+  ];
+  if (s.variant) parts.push(`--variant ${s.variant}`);
+  if (s.misuse) parts.push('--misuse');
+  if (s.knownIssues) parts.push('--known-issues');
+  return parts.join(' ');
+}
+
+export function findingName(f: CaseFinding, variant: string | null): string {
+  const id = f.finding.id.replace(/[^A-Za-z0-9]+/g, '-');
+  return `fuzz-${variant ?? 'twin'}-${id}-${(f.roundSeed >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: RerunSpec): SavedFinding {
+  fs.mkdirSync(dir, { recursive: true });
+  const name = findingName(f, spec.variant);
+  const trace = path.join(dir, `${name}.hkt`);
+  const text = path.join(dir, `${name}.txt`);
+  const run = executeCase(f.case, env, { log: true, tracePath: trace });
+  const replayLine = `hakmem-sim replay ${trace}`;
+  const line = rerunLine(f, spec);
+  const found = run.finding ?? f.finding;
+  const body = [
+    `finding     ${found.kind} ${found.id}`,
+    `reason      ${found.message}`,
+    `where       event ${found.event}, thread ${found.tid}`,
+    `allocator   ${spec.variant ? `the twin with the seeded bug "${spec.variant}"` : 'the twin (src/model)'}, config ${spec.config}, schedule ${spec.schedule}${spec.misuse ? ', misuse mode' : ''}`,
+    `size        ${run.calls} calls, ${run.events} trace events, ${run.preemptions} preemptions (shrunk in ${f.shrinks} steps)`,
+    `replay      ${replayLine}`,
+    `re-run      ${line}`,
+    '',
+    'program, in the order the calls ran (pN = pointer slot N, shared by all threads):',
+    ...run.log.map((l) => `  ${l}`),
+    '',
+    'case (fast-check value):',
+    `  ${JSON.stringify(f.case)}`,
+    '',
+  ];
+  if (spec.variant) {
+    body.push(
+      `Note: the trace was written by the allocator with the seeded bug, so \`hakmem-sim replay\` (the correct`,
+      `twin) reports it as a disagreement or a trace-level violation; the re-run line shows ${found.id} itself.`,
+      '',
+    );
+  }
+  fs.writeFileSync(text, body.join('\n'));
+  return { name, trace, text, replayLine, rerunLine: line, events: run.events, calls: run.calls, preemptions: run.preemptions, program: run.log };
+}
