@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -612,8 +613,60 @@ static void exec_realloc(const hkt_event_t *ev) {
   out_alloc_line(ev, "realloc", size, q, ev->b);
 }
 
+/* The event being executed, for the fatal-signal report (written before each call). */
+static volatile sig_atomic_t g_fatal_armed;
+static volatile uint64_t g_cur_event;
+static volatile uint32_t g_cur_thread, g_cur_op;
+
+/* Name the event the replay died at, then die of the same signal (so gdb, the
+ * exit status and core dumps see exactly what the program saw). Async-signal-
+ * safe: formats into a stack buffer and writes once. */
+static void fatal_signal(int sig) {
+  char buf[160];
+  char num[24];
+  int n = 0;
+  const char *parts[] = {"hakmem-replay: died of signal ", 0, " at event ", 0, " (thread ", 0, ", ", 0, ")\n"};
+  char sigs[8], ev[24], th[8];
+  uint64_t vals[3] = {(uint64_t)sig, g_cur_event, g_cur_thread};
+  char *outs[3] = {sigs, ev, th};
+  for (int k = 0; k < 3; k++) {
+    int len = 0;
+    uint64_t v = vals[k];
+    do num[len++] = (char)('0' + v % 10); while ((v /= 10) && len < 23);
+    for (int i = 0; i < len; i++) outs[k][i] = num[len - 1 - i];
+    outs[k][len] = 0;
+  }
+  parts[1] = sigs;
+  parts[3] = ev;
+  parts[5] = th;
+  parts[7] = hkt_op_name(g_cur_op) ? hkt_op_name(g_cur_op) : "?";
+  for (unsigned i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    for (const char *c = parts[i]; *c && n < (int)sizeof buf - 1; c++) buf[n++] = *c;
+  if (g_fatal_armed) {
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void arm_fatal_signals(void) {
+  int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+  for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(sigs[i], &sa, 0);
+  }
+  g_fatal_armed = 1;
+}
+
 static void exec_event(const hkt_event_t *ev) {
   void *q = 0;
+  g_cur_event = ev->number;
+  g_cur_thread = ev->thread;
+  g_cur_op = ev->op;
   switch (ev->op) {
     case HKT_MALLOC: {
       uint64_t n = ev_size(ev, 0);
@@ -939,6 +992,7 @@ static int run_free_run(uint32_t n_threads) {
 
 int main(int argc, char **argv) {
   bypass(1);
+  arm_fatal_signals();
   const char *out_path = 0;
   int print_cfg = 0;
   for (int i = 1; i < argc; i++) {

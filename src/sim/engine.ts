@@ -135,7 +135,7 @@ export class ReplayEngine {
     this.maxDisagreements = opts.maxDisagreements ?? 100;
     this.checks = opts.checks ?? 'full';
     const report = (v: Violation) => this.violate(v);
-    this.traceChecks = this.checks === 'off' ? null : new TraceChecks(this.cfg, this.addresses, report);
+    this.traceChecks = this.checks === 'off' ? null : new TraceChecks(this.cfg, this.addresses, report, (p) => this.describeAddress(p));
     const live = this.traceChecks?.live;
     this.modelChecks =
       this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => live?.has(a) ?? false) : null;
@@ -335,6 +335,25 @@ export class ReplayEngine {
       this.seen[tid] = 1;
       this.threads.add(tid);
     }
+  }
+
+  /** An address as the twin sees it: region, slab and block, whether or not the block is live. */
+  describeAddress(ptr: number): string {
+    const hex = `0x${ptr.toString(16)}`;
+    const ref = this.addresses.resolve(ptr);
+    if (ref.kind === 'foreign') return `${hex} (outside the heap)`;
+    if (ref.kind !== 'region') return `${hex} (inside the heap, in no mapped region)`;
+    const r = this.model.state.regions.get(ref.regionId);
+    if (!r) return `${hex} (region ${ref.regionId}, which the twin has unmapped)`;
+    if (r.kind === RegionKind.Large) return `${hex} (large ${ref.regionId}${ref.offset ? ` offset ${ref.offset}` : ''})`;
+    const slabIndex = r.kind === RegionKind.SuperSlab ? Math.floor(ref.offset / this.cfg.slabSizeBytes) : 0;
+    const s = r.kind === RegionKind.SuperSlab ? r.slabs[slabIndex] : r.page;
+    const within = ref.offset - slabIndex * (r.kind === RegionKind.SuperSlab ? this.cfg.slabSizeBytes : 0);
+    const name = r.kind === RegionKind.SuperSlab ? `superslab ${ref.regionId} slab ${slabIndex}` : `pool page ${ref.regionId}`;
+    if (s.classSize <= 0) return `${hex} (${name}, free)`;
+    const block = Math.floor(within / s.classSize);
+    const rest = within - block * s.classSize;
+    return `${hex} (${name} block ${block}${rest ? ` + ${rest} bytes` : ''}, class ${s.classIdx} of ${s.classSize} bytes)`;
   }
 
   /** The recorded pointer as a placement, using the model's slab geometry where it applies. */

@@ -66,11 +66,13 @@ describe('a double free', () => {
     expect(b.steps[1].state).toMatch(/free/);
   });
 
-  it('hakmem-replay reproduces the native abort, the same way every time', () => {
-    const runs = [0, 1].map(() => spawnSync(REPLAY, ['--quiet', trace], { encoding: 'utf8', env: { ...process.env, ...ABORT } }));
+  it('hakmem-replay reproduces the native abort at the event the twin names, every time', () => {
+    const { s } = replayJson(trace);
+    const runs = [0, 1, 2].map(() => spawnSync(REPLAY, ['--quiet', trace], { encoding: 'utf8', env: { ...process.env, ...ABORT } }));
     for (const r of runs) {
       expect(r.signal).toBe('SIGABRT');
       expect(r.stderr).toMatch(/hakmem: free of invalid pointer/);
+      expect(r.stderr).toContain(`hakmem-replay: died of signal 6 at event ${s.firstViolation!.event} (thread 0, free)`);
     }
   });
 

@@ -68,26 +68,31 @@ function trail(p: Protocol, n: Node): string[] {
   return tids.map((t) => `t${t}: ${p.step(s, t, true)}`);
 }
 
+/** Preemption bounds above this are not tracked exactly (4 bits per last thread). */
+export const MAX_PREEMPTION_BOUND = 14;
+
 export function explore(p: Protocol, o: ExploreOptions): ExploreResult {
   const start = performance.now();
-  const bound = o.preemptions;
+  const bound = Math.min(o.preemptions, MAX_PREEMPTION_BOUND);
   const maxStates = o.maxStates ?? 5_000_000;
-  const seen = new Map<string, number>(); // state + last thread -> fewest preemptions
-  const distinct = new Set<string>();
+  if (p.threads > 7) throw new Error('explore: at most 7 threads');
+  // Canonical state -> for each last thread L (threads = the root), 4 bits: 1 + the fewest
+  // preemptions a node (state, L) was reached with, 0 if never. One map, one lookup per child.
+  const seen = new Map<string, number>();
   let explored = 0;
   let transitions = 0;
   let maxDepth = 0;
   let finals = 0;
   let complete = true;
   let found: Counterexample | null = null;
+  const T = p.threads;
+  const en = new Uint8Array(T);
 
-  const root: Node = { s: p.initial(), last: p.threads, pre: 0, depth: 0, parent: null };
+  const root: Node = { s: p.initial(), last: T, pre: 0, depth: 0, parent: null };
   const initialBad = p.check(root.s);
   const frontier: Node[] = [root];
   let head = 0; // BFS queue head
-  const rootKey = keyOf(root.s);
-  seen.set(rootKey + String.fromCharCode(p.threads), 0);
-  distinct.add(rootKey);
+  seen.set(keyOf(root.s), 1 << (4 * T));
   if (initialBad) found = { violation: initialBad, steps: [], preemptions: 0, state: p.show(root.s) };
 
   while (found === null) {
@@ -107,38 +112,46 @@ export function explore(p: Protocol, o: ExploreOptions): ExploreResult {
     }
     explored++;
     if (n.depth > maxDepth) maxDepth = n.depth;
-    const lastEnabled = n.last < p.threads && p.enabled(n.s, n.last);
     let any = false;
-    for (let t = 0; t < p.threads; t++) {
-      if (!p.enabled(n.s, t)) continue;
-      any = true;
+    for (let t = 0; t < T; t++) {
+      en[t] = p.enabled(n.s, t) ? 1 : 0;
+      if (en[t]) any = true;
+    }
+    const lastEnabled = n.last < T && en[n.last] === 1;
+    for (let t = 0; t < T && found === null; t++) {
+      if (!en[t]) continue;
       const pre = n.pre + (lastEnabled && t !== n.last ? 1 : 0);
       if (pre > bound) continue;
       const s = n.s.slice();
       p.step(s, t, false);
       transitions++;
-      const child: Node = { s, last: t, pre, depth: n.depth + 1, parent: n };
-      const bad = p.check(s);
-      if (bad) {
-        found = { violation: bad, steps: trail(p, child), preemptions: pre, state: p.show(s) };
-        break;
-      }
       const k = keyOf(s);
-      const kk = k + String.fromCharCode(t);
-      const was = seen.get(kk);
-      if (was !== undefined && was <= pre) continue;
-      seen.set(kk, pre);
-      distinct.add(k);
-      if (seen.size > maxStates) {
-        complete = false;
-        break;
+      const was = seen.get(k);
+      const shift = 4 * t;
+      if (was === undefined) {
+        // A new state: check it once.
+        const bad = p.check(s);
+        if (bad) {
+          const child: Node = { s, last: t, pre, depth: n.depth + 1, parent: n };
+          found = { violation: bad, steps: trail(p, child), preemptions: pre, state: p.show(s) };
+          break;
+        }
+        if (seen.size >= maxStates) {
+          complete = false;
+          break;
+        }
+        seen.set(k, (pre + 1) << shift);
+      } else {
+        const prev = (was >>> shift) & 15;
+        if (prev !== 0 && prev <= pre + 1) continue;
+        seen.set(k, (was & ~(15 << shift)) | ((pre + 1) << shift));
       }
-      frontier.push(child);
+      frontier.push({ s, last: t, pre, depth: n.depth + 1, parent: n });
     }
     if (found !== null || !complete) break;
     if (!any) {
       let allDone = true;
-      for (let t = 0; t < p.threads; t++) if (!p.done(n.s, t)) allDone = false;
+      for (let t = 0; t < T; t++) if (!p.done(n.s, t)) allDone = false;
       const bad = allDone ? p.checkFinal(n.s) : 'deadlock: no thread can move and not every thread is done';
       finals++;
       if (bad) found = { violation: bad, steps: trail(p, n), preemptions: n.pre, state: p.show(n.s) };
@@ -151,13 +164,13 @@ export function explore(p: Protocol, o: ExploreOptions): ExploreResult {
     preemptionBound: bound,
     search: o.bfs ? 'bfs' : 'dfs',
     statesExplored: explored,
-    distinctStates: distinct.size,
+    distinctStates: seen.size,
     transitions,
     maxDepth,
     finalStates: finals,
     seconds,
     statesPerSecond: Math.round(explored / Math.max(seconds, 1e-9)),
-    complete: complete && found === null ? true : complete,
+    complete,
     ok: found === null && complete,
     counterexample: found,
   };

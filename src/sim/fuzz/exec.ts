@@ -58,9 +58,16 @@ const FOREIGN_PTR = 0x1000_0000;
 /**
  * Run the case. With `log`, the calls are recorded as text. With `tracePath`,
  * every event the engine sees is also written to that trace file (the saved
- * reproducer).
+ * reproducer). With `toCompletion`, the case runs to its end after the first
+ * finding, with the teardown (every block freed, every thread exited), so the
+ * trace also shows the finding's later consequences (a slab that never
+ * empties, a spill that never happens) to a replay by the correct twin.
  */
-export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tracePath?: string } = {}): ExecResult {
+export function executeCase(
+  c: FuzzCase,
+  env: ExecEnv,
+  opts: { log?: boolean; tracePath?: string; toCompletion?: boolean } = {},
+): ExecResult {
   const header = syntheticHeader(env.cfg, true);
   const misuse = env.misuse;
   const engine = new ReplayEngine(header, { checks: 'full', maxDisagreements: misuse ? 1 << 20 : 4 });
@@ -81,13 +88,15 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
   const log = opts.log === true;
   let seenViolations = 0;
 
+  const toCompletion = opts.toCompletion === true;
   const check = (): boolean => {
+    if (result.finding !== null) return !toCompletion;
     if (engine.violationCount > seenViolations) {
       for (let i = seenViolations; i < engine.violations.length; i++) {
         const v = engine.violations[i];
         if (misuse && v.id === 'I2') continue;
         result.finding = { kind: 'violation', id: v.id, message: `${v.id} ${v.subject}: ${v.message}`, event: v.event, tid: v.tid };
-        return true;
+        return !toCompletion;
       }
       seenViolations = engine.violationCount;
     }
@@ -100,7 +109,7 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
         event: d?.event ?? lastIndex,
         tid: d?.tid ?? 0,
       };
-      return true;
+      return !toCompletion;
     }
     return false;
   };
@@ -110,6 +119,13 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
   const pc = new Array<number>(nThreads).fill(0);
   const slots = new Array<number>(N_SLOTS).fill(0);
   const stale = new Array<number>(N_SLOTS).fill(0);
+  // Blocks whose slot was overwritten by a later allocation: the program leaked them (the
+  // teardown frees them too).
+  const leaked: number[] = [];
+  const put = (slot: number, p: number): void => {
+    if (slots[slot] !== 0) leaked.push(slots[slot]);
+    slots[slot] = p;
+  };
   const runnable: number[] = [];
   let totalSteps = 0;
   for (let t = 0; t < nThreads; t++) {
@@ -124,13 +140,13 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
     const s = op.slot;
     switch (op.kind) {
       case 'malloc':
-        slots[s] = rec.malloc(tid, op.size);
+        put(s, rec.malloc(tid, op.size));
         break;
       case 'calloc':
-        slots[s] = rec.calloc(tid, op.nmemb, op.size);
+        put(s, rec.calloc(tid, op.nmemb, op.size));
         break;
       case 'memalign':
-        slots[s] = rec.memalign(tid, op.fn, op.align, op.size);
+        put(s, rec.memalign(tid, op.fn, op.align, op.size));
         break;
       case 'realloc': {
         const p = slots[s];
@@ -197,7 +213,7 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
         }
       }
     }
-    if (!stopped && c.teardown) {
+    if (!stopped && (c.teardown || toCompletion)) {
       for (let s = 0; s < N_SLOTS && !stopped; s++) {
         if (slots[s] === 0) continue;
         if (log) result.log.push(`t0: free(p${s}) (teardown)`);
@@ -205,6 +221,22 @@ export function executeCase(c: FuzzCase, env: ExecEnv, opts: { log?: boolean; tr
         slots[s] = 0;
         result.calls++;
         if (check()) stopped = true;
+      }
+      for (let i = 0; i < leaked.length && !stopped; i++) {
+        if (log) result.log.push(`t0: free(an earlier p) (teardown of a leaked block)`);
+        rec.free(0, leaked[i]);
+        result.calls++;
+        if (check()) stopped = true;
+      }
+    }
+    if (!stopped && toCompletion) {
+      // Every thread that is still live exits (the main thread last).
+      for (let t = 1; t < nThreads; t++) {
+        if (exited.has(t) || !mem.isStarted(t)) continue;
+        if (log) result.log.push(`t${t}: thread exit (end)`);
+        rec.threadExit(t);
+        exited.add(t);
+        check();
       }
     }
     if (!stopped) {

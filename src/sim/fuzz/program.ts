@@ -16,7 +16,8 @@
  *   - `schedule`: thread picks (see schedule.ts); an empty schedule runs each
  *     thread to its end before the next, i.e. no preemption at all;
  *   - `pctSeed`: the seed of the PCT scheduler (--schedule pct);
- *   - `teardown`: at the end, the main thread frees every block still held.
+ *   - `teardown`: at the end, the main thread frees every block still held
+ *     (in a slot, or leaked: a slot overwritten by a later allocation).
  *
  * Pointers live in a handful of global slots shared by all threads: a block
  * allocated by one thread and freed by another is a remote free
@@ -38,8 +39,13 @@ export interface FuzzCase {
 }
 
 /** Operation kinds, in swarm-weight order. The misuse kinds exist only in misuse mode. */
-export const OP_KINDS = ['malloc', 'free', 'calloc', 'memalign', 'realloc', 'foreign-free', 'exit'] as const;
-export const MISUSE_KINDS = ['double-free', 'interior-free', 'wild-free'] as const;
+export const OP_KINDS = ['malloc', 'free', 'calloc', 'memalign', 'realloc', 'exit'] as const;
+/**
+ * Misuse (misuse mode only): a free of a pointer outside the heap (under
+ * LD_PRELOAD no allocator returned it: I2), a double free, an interior free,
+ * a free of a heap address never handed out.
+ */
+export const MISUSE_KINDS = ['foreign-free', 'double-free', 'interior-free', 'wild-free'] as const;
 export type OpKind = (typeof OP_KINDS)[number] | (typeof MISUSE_KINDS)[number];
 
 export const N_SLOTS = 8;

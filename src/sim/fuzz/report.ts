@@ -57,7 +57,7 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
   const name = findingName(f, spec.variant);
   const trace = path.join(dir, `${name}.hkt`);
   const text = path.join(dir, `${name}.txt`);
-  const run = executeCase(f.case, env, { log: true, tracePath: trace });
+  const run = executeCase(f.case, env, { log: true, tracePath: trace, toCompletion: true });
   const replayLine = `hakmem-sim replay ${trace}`;
   const line = rerunLine(f, spec);
   const found = run.finding ?? f.finding;
@@ -70,7 +70,8 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
     `replay      ${replayLine}`,
     `re-run      ${line}`,
     '',
-    'program, in the order the calls ran (pN = pointer slot N, shared by all threads):',
+    `program, in the order the calls ran (pN = pointer slot N, shared by all threads); the finding shows at`,
+    `event ${found.event}, and the trace goes on to the end (teardown: every block freed, every thread exited):`,
     ...run.log.map((l) => `  ${l}`),
     '',
     'case (fast-check value):',

@@ -15,7 +15,7 @@
  * | tls-leak          | a TLS list never spills (blocks freed into it never return to their slab) | I7 |
  * | no-empty          | EMPTY is never detected: a slab (or pool page) whose last block is freed stays in use | I5 |
  * | double-refill     | refill hands the same block out twice        | I1 |
- * | drain-loses-block | a remote drain forgets one block: it is moved but still counted as used | I3 |
+ * | drain-loses-block | a remote drain subtracts one block too few from used: the block is lost to accounting | I3 |
  */
 import type { HakmemModel, MemalignFn } from '../../model/allocator.js';
 import { NONE, slabKey, type SlabMeta } from '../../model/state.js';
@@ -201,11 +201,14 @@ function doubleRefill(m: HakmemModel): void {
 }
 
 /**
- * drain-loses-block: after any call that drained a remote queue (a DRAIN of
- * n >= 1 blocks), the drained slab counts one more used block than it should,
- * as if the drain had moved n blocks but subtracted n - 1: the block is lost
- * to accounting (I3) and the slab can never become empty. A slab released in
- * the same call (thread exit: drain, then used == 0) is left alone.
+ * drain-loses-block: a remote drain of n >= 1 blocks subtracts n - 1 from the
+ * slab's used count instead of n: the block is moved but stays counted as
+ * used, so it is lost to accounting (I3) and the slab can never become empty.
+ * Drains inside take (an allocation): after the call, each drained slab counts
+ * one more used block. Drains at thread exit (where a slab whose count reaches
+ * 0 is released at once): before the call, each slab or pool page the thread
+ * owns with a non-empty remote queue counts one more used block, so the drain
+ * leaves it one too high and the slab is orphaned instead of released.
  */
 function drainLosesBlock(m: HakmemModel): void {
   const after = (): void => {
@@ -232,5 +235,23 @@ function drainLosesBlock(m: HakmemModel): void {
   m.memalign = wrap(m.memalign.bind(m));
   m.realloc = wrap(m.realloc.bind(m));
   m.free = wrap(m.free.bind(m));
-  m.threadExit = wrap(m.threadExit.bind(m));
+  const threadExit = m.threadExit.bind(m);
+  m.threadExit = (tid) => {
+    const t = m.state.threads.get(tid);
+    if (t !== undefined && t.registered) {
+      for (const owned of t.ownedSlabs) {
+        for (const key of owned) {
+          const s = slabMeta(m, Math.floor(key / 64), key % 64);
+          if (s !== null && s.remote.length > 0) s.usedBlocks++;
+        }
+      }
+      for (const owned of t.ownedPages) {
+        for (const id of owned) {
+          const pg = slabMeta(m, id, 0);
+          if (pg !== null && pg.remote.length > 0) pg.usedBlocks++;
+        }
+      }
+    }
+    threadExit(tid);
+  };
 }

@@ -47,6 +47,8 @@ export class TraceChecks {
     private readonly cfg: HakmemConfig,
     private readonly addresses: AddressMap,
     private readonly report: (v: Violation) => void,
+    /** Describes an address with the twin's slab geometry, live or not (for reports). */
+    private readonly where: (ptr: number) => string = (ptr) => `0x${ptr.toString(16)}`,
   ) {
     this.router = new Router(cfg);
   }
@@ -144,7 +146,7 @@ export class TraceChecks {
         id: 'I2',
         event,
         tid,
-        subject: describeRef(ptr, ref),
+        subject: this.where(ptr),
         message: `double free: ${op} of a block allocated at event ${earlier.event} by thread ${earlier.tid} and first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
         history: [
           `allocated at event ${earlier.event} by thread ${earlier.tid}`,
@@ -161,7 +163,7 @@ export class TraceChecks {
         id: 'I2',
         event,
         tid,
-        subject: describeRef(ptr, ref),
+        subject: this.where(ptr),
         message: `${op} of a pointer outside the heap that no allocator in this process returned (passed on to the next allocator)`,
         history: [],
       });
@@ -173,7 +175,7 @@ export class TraceChecks {
         id: 'I2',
         event,
         tid,
-        subject: describeRef(ptr, ref),
+        subject: this.where(ptr),
         message: `interior pointer: ${op} of an address ${ptr - inside.addr} bytes inside a live ${inside.blk.size}-byte block`,
         history: [`the block was allocated at event ${inside.blk.event} by thread ${inside.blk.tid}`],
       });
@@ -183,7 +185,7 @@ export class TraceChecks {
       id: 'I2',
       event,
       tid,
-      subject: describeRef(ptr, ref),
+      subject: this.where(ptr),
       message: `${op} of a pointer the allocator never returned`,
       history: [],
     });
