@@ -42,9 +42,28 @@ void hk_report_invalid(const char *what, const void *p) {
 /* ---------------------------------------------------------------- bypass arena */
 
 #define HK_BYPASS_HDR 16u
+static pthread_mutex_t g_bypass_lock = PTHREAD_MUTEX_INITIALIZER;
+#define HK_BYPASS_ARENA_BYTES (1ull << 30)
+static HK_NOINLINE int bypass_map(void) { /* mapped at the first bypass call only */
+  pthread_mutex_lock(&g_bypass_lock);
+  if (!__atomic_load_n(&g_hk.bypass_end, __ATOMIC_ACQUIRE)) {
+    void *arena = hk_os_map_anon(HK_BYPASS_ARENA_BYTES);
+    if (arena) {
+      atomic_store(&g_hk.bypass_top, (uintptr_t)arena);
+      g_hk.bypass_base = (uintptr_t)arena;
+      __atomic_store_n(&g_hk.bypass_end, (uintptr_t)arena + HK_BYPASS_ARENA_BYTES, __ATOMIC_RELEASE);
+    }
+  }
+  pthread_mutex_unlock(&g_bypass_lock);
+  return g_hk.bypass_end ? 0 : -1;
+}
+
 void *hk_bypass_alloc(size_t size, size_t align) {
   hk_ensure_init();
-  if (!g_hk.bypass_base) { errno = ENOMEM; return NULL; }
+  if (HK_UNLIKELY(!__atomic_load_n(&g_hk.bypass_end, __ATOMIC_ACQUIRE)) && bypass_map() != 0) {
+    errno = ENOMEM;
+    return NULL;
+  }
   if (align < 16) align = 16;
   if (size > (1ull << 40)) { errno = ENOMEM; return NULL; }
   uintptr_t cur = atomic_load_explicit(&g_hk.bypass_top, memory_order_relaxed), blk, top;
@@ -149,7 +168,7 @@ static void free_ok(hk_thread_t *t, uintptr_t p, const hk_class_ref_t *ref) {
   }
   hk_slab_t *s = ref->slab;
   hk_block_t *b = (hk_block_t *)p;
-  if (s->owner == t->index) {
+  if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == t->index) {
     if (ref->kind == HK_KIND_SS) {
       uint32_t c = s->class_idx;
       hk_live_clear(s, ref->block_index);
@@ -433,7 +452,7 @@ HK_API size_t HK_NAME(malloc_usable_size)(void *ptr) {
     hk_classify(p, &ref);
     return ref.verdict == HKT_VERDICT_OK ? (size_t)usable_of(&ref) : 0;
   }
-  hk_thread_t *t = hk_thread();
+  hk_thread_t *t = hk_thread_for_free();
   EXACT_LOCK();
   size_t r = 0;
   if (in_heap(p)) {

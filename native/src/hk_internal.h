@@ -86,11 +86,12 @@ typedef struct hk_slab {
   _Atomic uint64_t *rbits;       /* remote-pending bits: set by a remote free, cleared by drain */
   struct hk_slab *onext, *oprev; /* owned list of the owner, or an orphan queue */
   struct hk_slab *touch_next;    /* spill: slabs touched, in order of first touch */
+  uint64_t oseq;                 /* position in the owner's owned list (ascending) */
   uint8_t touched;
   uint8_t orphan;
   uint8_t is_pool;
   hk_region_t *region;
-} hk_slab_t;
+} __attribute__((aligned(64))) hk_slab_t; /* no false sharing between slabs of different owners */
 
 typedef struct hk_ss {
   hk_region_t r;
@@ -132,9 +133,28 @@ typedef struct hk_thread {
   uint32_t tls_count[HAKMEM_TINY_CLASS_MAX];
   hk_slab_t *owned_head[HAKMEM_TINY_CLASS_MAX], *owned_tail[HAKMEM_TINY_CLASS_MAX];
   hk_slab_t *opage_head[HAKMEM_POOL_CLASS_MAX], *opage_tail[HAKMEM_POOL_CLASS_MAX];
+  /* Scan cursors (an optimisation that changes no decision): every owned slab (page) before
+   * the cursor is exhausted (freelist empty, fully carved, remote queue empty), so a refill
+   * (pool_malloc) may start there: the slabs it skips would give nothing. NULL: all are.
+   * A slab before the cursor can become non-exhausted only by a spill (owner: moves the cursor
+   * back) or a remote free into an empty remote queue (the pusher raises the owner's notify
+   * flag for the class: the next scan starts at the head). */
+  hk_slab_t *owned_cursor[HAKMEM_TINY_CLASS_MAX], *opage_cursor[HAKMEM_POOL_CLASS_MAX];
+  uint64_t owned_seq, opage_seq;
+  struct hk_notify *notify;
+  /* hot counters, per thread (no shared cache line); folded into g_cnt at the exit flush */
+  uint64_t n_refills, n_spills, n_drains, n_remote_frees;
   struct hk_thread *reg_next, *reg_prev;
   uint64_t os_tid;
 } hk_thread_t;
+
+/* Per thread index (metadata arena, never freed, so a remote pusher may touch it after the
+ * owner is gone): "a remote queue of one of your slabs of this class became non-empty". */
+typedef struct hk_notify {
+  _Atomic uint8_t tiny[HAKMEM_TINY_CLASS_MAX];
+  _Atomic uint8_t pool[HAKMEM_POOL_CLASS_MAX];
+} hk_notify_t;
+HK_HIDDEN hk_notify_t *hk_notify_of(uint32_t thread_index); /* NULL if none */
 
 /* Global state. */
 typedef struct hk_global {
@@ -181,6 +201,7 @@ typedef struct hk_counters {
 } hk_counters_t;
 extern HK_HIDDEN hk_counters_t g_cnt;
 #define HK_COUNT(f, n) atomic_fetch_add_explicit(&g_cnt.f, (n), memory_order_relaxed)
+#define HK_TCOUNT(f) (hk_tls.n_##f++)
 
 /* Shared pool state (under g_pool_lock). */
 typedef struct hk_shared {
@@ -317,7 +338,9 @@ HK_HIDDEN void hk_unlock_all(void);
 HK_HIDDEN void hk_report_invalid(const char *what, const void *p);
 HK_HIDDEN void *hk_bypass_alloc(size_t size, size_t align);
 static inline int hk_in_bypass_arena(uintptr_t p) {
-  return p - g_hk.bypass_base < g_hk.bypass_end - g_hk.bypass_base;
+  /* bypass_end is published last (release), after bypass_base */
+  uintptr_t end = __atomic_load_n(&g_hk.bypass_end, __ATOMIC_ACQUIRE);
+  return end && p - g_hk.bypass_base < end - g_hk.bypass_base;
 }
 
 /* size routing */

@@ -25,7 +25,6 @@ pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static __thread int hk_initializing __attribute__((tls_model("initial-exec")));
 
-#define HK_BYPASS_ARENA_BYTES (1ull << 30)
 
 #ifndef NDEBUG
 void hk_assert_fail(const char *expr, const char *file, int line) {
@@ -93,12 +92,6 @@ static void init_phase1(void) {
     uint64_t size = k * c->min_align_bytes;
     while (j + 1 < c->pool_class_count && c->pool_class_size[j] < size) j++;
     g_hk.pool_class_of[k] = (uint8_t)j;
-  }
-  void *arena = hk_os_map_anon(HK_BYPASS_ARENA_BYTES);
-  if (arena) {
-    g_hk.bypass_base = (uintptr_t)arena;
-    g_hk.bypass_end = (uintptr_t)arena + HK_BYPASS_ARENA_BYTES;
-    atomic_store(&g_hk.bypass_top, (uintptr_t)arena);
   }
   hk_tls_key_init();
   trace_init(&g_hk.cfg, g_hk.heap_base, R);

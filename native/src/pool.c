@@ -43,7 +43,7 @@ static hk_slab_t *pool_acquire_page(hk_thread_t *t, uint32_t j) {
     if (!s->onext) g_sp.orphan_page_tail[j] = NULL;
     s->onext = s->oprev = NULL;
     s->orphan = 0;
-    s->owner = t->index;
+    __atomic_store_n(&s->owner, t->index, __ATOMIC_RELAXED);
   } else if (g_sp.free_pages) {                                  /* 2. free-page stack top */
     hk_ppage_t *pg = g_sp.free_pages;
     g_sp.free_pages = pg->stack_next;
@@ -73,12 +73,20 @@ static hk_slab_t *pool_acquire_page(hk_thread_t *t, uint32_t j) {
 void *hk_pool_malloc(hk_thread_t *t, uint32_t j) {
   uint16_t tid = (uint16_t)t->index;
   hk_block_t *b, *tl;
-  for (hk_slab_t *s = t->opage_head[j]; s; s = s->onext) {
+  hk_slab_t *s = t->opage_cursor[j];
+  if (!t->notify || atomic_exchange_explicit(&t->notify->pool[j], 0, memory_order_acquire))
+    s = t->opage_head[j];
+#ifdef HK_FULL_SCAN
+  s = t->opage_head[j];
+#endif
+  for (; s; s = s->onext) {
     if (hk_take(s, 1, &b, &tl, tid)) {
+      t->opage_cursor[j] = s; /* every page before s is exhausted */
       hk_live_set(s, hk_block_index(s, (uintptr_t)b));
       return b;
     }
   }
+  t->opage_cursor[j] = NULL;
   for (;;) { /* bounded: each pass adopts an orphan or gets a page with a free block */
     hk_slab_t *s = pool_acquire_page(t, j);
     if (!s) return NULL;
@@ -94,6 +102,8 @@ void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b, uint64_t id
   b->next = s->freelist;
   s->freelist = b;
   s->freelist_len++;
+  if (!t->opage_cursor[s->class_idx] || s->oseq < t->opage_cursor[s->class_idx]->oseq)
+    t->opage_cursor[s->class_idx] = s;
   HK_ASSERT(s->used > 0);
   s->used--;
   if (s->used == 0) hk_pool_release_page(t, s);
@@ -125,7 +135,7 @@ void hk_pool_release_page(hk_thread_t *t, hk_slab_t *s) {
 void hk_orphan_page(hk_slab_t *s) {
   uint32_t j = s->class_idx;
   pthread_mutex_lock(&g_pool_lock);
-  s->owner = HK_NONE;
+  __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
   s->orphan = 1;
   s->onext = NULL;
   s->oprev = g_sp.orphan_page_tail[j];

@@ -32,10 +32,25 @@ HK_API void hakmem_stats(hakmem_stats_t *o) {
   o->lru_pushes = ld(&g_cnt.lru_pushes);
   o->lru_pops = ld(&g_cnt.lru_pops);
   o->lru_evicts = ld(&g_cnt.lru_evicts);
+  pthread_mutex_lock(&g_registry_lock);
   o->refills = ld(&g_cnt.refills);
   o->spills = ld(&g_cnt.spills);
   o->drains = ld(&g_cnt.drains);
   o->remote_frees = ld(&g_cnt.remote_frees);
+  for (hk_thread_t *t = g_thread_head; t; t = t->reg_next) {
+    o->refills += __atomic_load_n(&t->n_refills, __ATOMIC_RELAXED);
+    o->spills += __atomic_load_n(&t->n_spills, __ATOMIC_RELAXED);
+    o->drains += __atomic_load_n(&t->n_drains, __ATOMIC_RELAXED);
+    o->remote_frees += __atomic_load_n(&t->n_remote_frees, __ATOMIC_RELAXED);
+  }
+  /* a thread that is not registered (not started, or after its flush) counts here */
+  if (!hk_tls.registered) {
+    o->refills += hk_tls.n_refills;
+    o->spills += hk_tls.n_spills;
+    o->drains += hk_tls.n_drains;
+    o->remote_frees += hk_tls.n_remote_frees;
+  }
+  pthread_mutex_unlock(&g_registry_lock);
   o->foreign_frees = ld(&g_cnt.foreign_frees);
   o->invalid_frees = ld(&g_cnt.invalid_frees);
 }

@@ -79,7 +79,7 @@ void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_size, uint32_
   s->freelist = NULL;
   s->freelist_len = 0;
   atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
-  s->owner = owner;
+  __atomic_store_n(&s->owner, owner, __ATOMIC_RELAXED);
   s->orphan = 0;
   s->onext = s->oprev = NULL;
   __atomic_store_n(&s->class_idx, class_idx, __ATOMIC_RELEASE);
@@ -93,7 +93,7 @@ void hk_slab_reset(hk_slab_t *s) {
   s->freelist = NULL;
   s->freelist_len = 0;
   __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
-  s->owner = HK_NONE;
+  __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
   s->orphan = 0;
   s->onext = s->oprev = NULL;
   __atomic_store_n(&s->class_idx, HK_NONE, __ATOMIC_RELEASE);
@@ -120,7 +120,7 @@ void hk_drain(hk_slab_t *s, uint16_t tid) {
   s->freelist_len += n;
   HK_ASSERT(s->used >= n);
   s->used -= n;
-  HK_COUNT(drains, 1);
+  HK_TCOUNT(drains);
   if (g_trace_internal)
     trace_ev0(HKT_DRAIN, tid, s->region->id, ((uint64_t)s->index << 32) | n);
 }
@@ -172,11 +172,22 @@ int hk_remote_push(hk_slab_t *s, hk_block_t *b, uint64_t idx) {
   uint64_t bit = 1ull << (idx & 63);
   uint64_t old = atomic_fetch_or_explicit(&s->rbits[idx >> 6], bit, memory_order_acq_rel);
   if (old & bit) return -1; /* a racing free of the same block won */
+  /* read the slab's class and owner now: once b is pushed, the owner may drain it, and the
+   * slab may be released (class and owner reset) before this function returns */
+  const uint32_t c = __atomic_load_n(&s->class_idx, __ATOMIC_RELAXED);
+  const uint32_t owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
   hk_block_t *h = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
     b->next = h;
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &h, b, memory_order_release,
                                                   memory_order_relaxed));
-  HK_COUNT(remote_frees, 1);
+  if (!h) { /* empty -> non-empty: tell the owner its scan cursor may be stale */
+    hk_notify_t *nt = owner != HK_NONE && c != HK_NONE ? hk_notify_of(owner) : NULL;
+    if (nt) {
+      _Atomic uint8_t *f = s->is_pool ? &nt->pool[c] : &nt->tiny[c];
+      if (!atomic_load_explicit(f, memory_order_relaxed)) atomic_store_explicit(f, 1, memory_order_release);
+    }
+  }
+  HK_TCOUNT(remote_frees);
   return 0;
 }

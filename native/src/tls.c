@@ -17,6 +17,29 @@ static _Atomic uint32_t g_next_thread_index;
 static pthread_key_t g_exit_key;
 static int g_exit_key_ok;
 
+#define NOTIFY_CHUNK 1024u
+#define NOTIFY_DIR 64u /* thread indices below 65536 have a notify record */
+static hk_notify_t *g_notify_dir[NOTIFY_DIR];
+
+hk_notify_t *hk_notify_of(uint32_t i) {
+  if (i >= NOTIFY_CHUNK * NOTIFY_DIR) return NULL;
+  hk_notify_t *chunk = __atomic_load_n(&g_notify_dir[i / NOTIFY_CHUNK], __ATOMIC_ACQUIRE);
+  return chunk ? &chunk[i % NOTIFY_CHUNK] : NULL;
+}
+
+static hk_notify_t *notify_make(uint32_t i) {
+  if (i >= NOTIFY_CHUNK * NOTIFY_DIR) return NULL;
+  hk_notify_t **slot = &g_notify_dir[i / NOTIFY_CHUNK];
+  if (!__atomic_load_n(slot, __ATOMIC_ACQUIRE)) {
+    /* no lock: two threads racing for the same chunk both allocate, one wins (the loser's
+     * 64 KiB stays in the arena) */
+    hk_notify_t *chunk = hk_meta_alloc(sizeof(hk_notify_t) * NOTIFY_CHUNK), *none = NULL;
+    if (chunk)
+      __atomic_compare_exchange_n(slot, &none, chunk, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  }
+  return hk_notify_of(i);
+}
+
 static void registry_insert(hk_thread_t *t) {
   pthread_mutex_lock(&g_registry_lock);
   hk_thread_t *prev = NULL, *cur = g_thread_head;
@@ -69,6 +92,7 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
   if (t->exited_once) return t;
   t->index = atomic_fetch_add_explicit(&g_next_thread_index, 1, memory_order_relaxed);
   t->os_tid = (uint64_t)syscall(SYS_gettid);
+  t->notify = notify_make(t->index);
   trace_ev0(HKT_THREAD_START, (uint16_t)t->index, 0, t->os_tid);
   registry_insert(t);
   /* pthread_setspecific may allocate (a key beyond the first level): t is active by now,
@@ -79,6 +103,8 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
 
 void hk_owned_append(hk_thread_t *t, hk_slab_t *s) {
   uint32_t c = s->class_idx;
+  s->oseq = ++t->owned_seq;
+  if (!t->owned_cursor[c]) t->owned_cursor[c] = s;
   s->onext = NULL;
   s->oprev = t->owned_tail[c];
   if (t->owned_tail[c]) t->owned_tail[c]->onext = s;
@@ -88,6 +114,7 @@ void hk_owned_append(hk_thread_t *t, hk_slab_t *s) {
 
 void hk_owned_remove(hk_thread_t *t, hk_slab_t *s) {
   uint32_t c = s->class_idx;
+  if (t->owned_cursor[c] == s) t->owned_cursor[c] = s->onext;
   if (s->oprev) s->oprev->onext = s->onext;
   else t->owned_head[c] = s->onext;
   if (s->onext) s->onext->oprev = s->oprev;
@@ -97,6 +124,8 @@ void hk_owned_remove(hk_thread_t *t, hk_slab_t *s) {
 
 void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
+  s->oseq = ++t->opage_seq;
+  if (!t->opage_cursor[j]) t->opage_cursor[j] = s;
   s->onext = NULL;
   s->oprev = t->opage_tail[j];
   if (t->opage_tail[j]) t->opage_tail[j]->onext = s;
@@ -106,6 +135,7 @@ void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
 
 void hk_opage_remove(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
+  if (t->opage_cursor[j] == s) t->opage_cursor[j] = s->onext;
   if (s->oprev) s->oprev->onext = s->onext;
   else t->opage_head[j] = s->onext;
   if (s->onext) s->onext->oprev = s->oprev;
@@ -121,7 +151,15 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
   uint16_t tid = (uint16_t)t->index;
   hk_block_t *head = NULL, *tail = NULL;
   uint32_t n = 0;
-  for (hk_slab_t *s = t->owned_head[c]; s && n < want; s = s->onext) {
+  /* the owned slabs in order; those before the cursor are exhausted and are skipped */
+  hk_slab_t *s = t->owned_cursor[c];
+  if (!t->notify || atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire))
+    s = t->owned_head[c];
+#ifdef HK_FULL_SCAN /* check: the cursor changes no decision */
+  s = t->owned_head[c];
+#endif
+  hk_slab_t *stop = NULL;
+  for (; s; s = s->onext) {
     hk_block_t *h, *tl;
     uint32_t k = hk_take(s, want - n, &h, &tl, tid);
     if (k) {
@@ -130,7 +168,9 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
       tail = tl;
       n += k;
     }
+    if (n == want) { stop = s; break; } /* s may have more; every slab before it is exhausted */
   }
+  t->owned_cursor[c] = stop;
   while (n == 0) { /* bounded: each pass adopts an orphan or gets a fresh (non-empty) slab */
     hk_slab_t *s = hk_shared_pool_acquire_slab(t, c);
     if (!s) return 0;
@@ -139,7 +179,7 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
   tail->next = t->tls_head[c];
   t->tls_head[c] = head;
   t->tls_count[c] += n;
-  HK_COUNT(refills, 1);
+  HK_TCOUNT(refills);
   if (g_trace_internal) trace_ev0(HKT_REFILL, tid, c, n);
   return n;
 }
@@ -169,6 +209,7 @@ HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
     s->freelist = b;
     s->freelist_len++;
     s->used--;
+    if (!t->owned_cursor[c] || s->oseq < t->owned_cursor[c]->oseq) t->owned_cursor[c] = s;
     if (!s->touched) {
       s->touched = 1;
       s->touch_next = NULL;
@@ -179,7 +220,7 @@ HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
     k++;
   }
   if (k) {
-    HK_COUNT(spills, 1);
+    HK_TCOUNT(spills);
     if (g_trace_internal) trace_ev0(HKT_SPILL, (uint16_t)t->index, c, k);
   }
   for (hk_slab_t *s = touched; s;) {
@@ -225,6 +266,13 @@ void hk_thread_exit_flush(hk_thread_t *t) {
     }
   }
   trace_ev0(HKT_THREAD_EXIT, tid, 0, 0);
+  pthread_mutex_lock(&g_registry_lock); /* fold the counters in while still registered */
+  HK_COUNT(refills, t->n_refills);
+  HK_COUNT(spills, t->n_spills);
+  HK_COUNT(drains, t->n_drains);
+  HK_COUNT(remote_frees, t->n_remote_frees);
+  t->n_refills = t->n_spills = t->n_drains = t->n_remote_frees = 0;
+  pthread_mutex_unlock(&g_registry_lock);
   registry_remove(t);
   t->exited_once = 1;
   t->active = 0;
@@ -233,7 +281,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
 
 void hakmem_thread_flush(void) __attribute__((visibility("default")));
 void hakmem_thread_flush(void) {
-  if (!hk_ready() || hk_bypass) return;
+  if (!hk_ready()) return; /* an explicit request: done even with the bypass on */
   hk_thread_t *t = &hk_tls;
   if (!t->active) return;
   if (g_trace_exact) trace_exact_lock();
