@@ -467,8 +467,13 @@ static uint64_t ev_size(const hkt_event_t *ev, unsigned ext) {
 
 /* The call that takes a thread index without changing the heap. */
 static void claim_thread_index(void) {
+  /* The thread takes its index (and its live-thread entry) at its first allocator call, as it
+   * did when the trace was recorded. free(NULL) is that call; it goes through a volatile
+   * pointer because the compiler may drop a literal free(NULL) as a no-op. The allocator is
+   * initialised first (main), else free(NULL) would return before looking at the thread. */
+  void (*volatile free_fn)(void *) = free;
   bypass(0);
-  free(NULL);
+  free_fn(NULL);
   bypass(1);
 }
 
@@ -1071,6 +1076,7 @@ int main(int argc, char **argv) {
   if (g_free_run) return run_free_run(n_threads);
 
   g_have_locate = hakmem_locate != 0 && hakmem_config != 0;
+  if (g_have_locate) (void)hakmem_config(); /* initialise the allocator (see claim_thread_index) */
   map_init(&g_ptrs, 1 << 16);
   map_init(&g_regions, 1 << 12);
   g_workers = map_anon(sizeof(worker_t) * MAX_THREADS);
