@@ -157,18 +157,20 @@ describe('free classification', () => {
     expect(m.free(0, { kind: 'region', regionId: 1, offset: 65536 * 3 }).verdict).toBe(Verdict.Invalid);
   });
 
-  it('a local double free is INVALID; a second remote free is accepted as native would, and flagged', () => {
+  it('a double free is INVALID, also while the first free waits in a remote queue', () => {
     const m = new HakmemModel(DEFAULT_CONFIG);
     const p = mallocAt(m, 0, 16);
     const q = mallocAt(m, 0, 16);
     expect(m.free(0, ref(p))).toEqual({ verdict: Verdict.Ok });
     expect(m.free(0, ref(p))).toEqual({ verdict: Verdict.Invalid });
     expect(m.free(1, ref(q))).toEqual({ verdict: Verdict.Ok });
+    m.threadStart(2);
     const before = m.digest();
-    expect(m.free(2, ref(q))).toEqual({ verdict: Verdict.Ok, undetectedDoubleFree: true });
-    expect(m.free(0, ref(q))).toEqual({ verdict: Verdict.Ok, undetectedDoubleFree: true });
-    // Thread 2 started implicitly; otherwise nothing changed.
-    m.threadExit(2);
+    expect(m.free(2, ref(q))).toEqual({ verdict: Verdict.Invalid });
+    expect(m.free(0, ref(q))).toEqual({ verdict: Verdict.Invalid });
+    expect(m.free(1, ref(q))).toEqual({ verdict: Verdict.Invalid });
+    expect(m.usableSize(ref(q))).toBe(0);
+    expect(m.realloc(0, ref(q), 8)).toMatchObject({ verdict: Verdict.Invalid, errno: EINVAL });
     expect(m.digest()).toBe(before);
   });
 });

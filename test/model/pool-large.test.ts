@@ -59,15 +59,18 @@ describe('large path', () => {
     expect(m.free(0, ref(p)).verdict).toBe(Verdict.Invalid);
   });
 
-  it('aligned beyond a large page: the mapping carries align - large page extra, the offset is unknown until pinned', () => {
+  it('aligned beyond a large page: the mapping carries align - large page extra; the block starts it', () => {
     const m = new HakmemModel(DEFAULT_CONFIG);
     const out = m.memalign(0, 'memalign', 1 << 20, 100);
-    expect(out.placement).toMatchObject({ kind: 2, offset: -1, usableBytes: 4096 });
-    expect(take(m)).toEqual([`map 1 k2 ${4096 + (1 << 20) - 4096}`]);
-    m.pinLargeOffset(1, 8192);
-    expect(m.locate({ kind: 'region', regionId: 1, offset: 8192 })).toMatchObject({ offset: 8192, usableBytes: (1 << 20) - 8192 });
+    const size = 4096 + (1 << 20) - 4096;
+    expect(out.placement).toMatchObject({ kind: 2, offset: 0, usableBytes: size });
+    expect(take(m)).toEqual([`map 1 k2 ${size}`]);
+    expect(m.usableSize({ kind: 'region', regionId: 1, offset: 0 })).toBe(size);
     expect(m.free(0, { kind: 'region', regionId: 1, offset: 4096 }).verdict).toBe(Verdict.Invalid);
-    expect(m.free(0, { kind: 'region', regionId: 1, offset: 8192 }).verdict).toBe(Verdict.Ok);
+    // realloc to a size whose rounding differs from the mapping: remap to round_up(n) alone.
+    expect(m.realloc(0, { kind: 'region', regionId: 1, offset: 0 }, 60000).placement).toMatchObject({ regionId: 1, usableBytes: 61440 });
+    expect(take(m)).toEqual(['remap 1 61440']);
+    expect(m.free(0, { kind: 'region', regionId: 1, offset: 0 }).verdict).toBe(Verdict.Ok);
   });
 
   it('a request beyond the large area fails with ENOMEM and maps nothing', () => {

@@ -135,6 +135,40 @@ describe('threads: exit and orphans', () => {
     expect(at(mallocAt(m, 2, 200))).toBe('2.1');
   });
 
+  it('an adopted orphan with no free block stays owned and refill acquires again', () => {
+    // Native (tls.c refill): acquire until a slab gives blocks. docs/allocator.md shows one
+    // acquire; the report asks for the page to say "repeat".
+    const m = new HakmemModel(smallConfig());
+    const held = Array.from({ length: 4 }, () => mallocAt(m, 0, 64)); // slab 1.0 full, TLS empty
+    m.threadExit(0);
+    take(m);
+    const v = m.vclock;
+    expect(at(mallocAt(m, 1, 64))).toBe('1.1.0');
+    expect(m.vclock).toBe(v + 2); // two acquires: the orphan, then slab 1.1
+    expect(take(m)).toEqual(['refill c2 2']);
+    expect(m.threads()[0].ownedSlabs[2]).toEqual([
+      { regionId: 1, slabIndex: 0 },
+      { regionId: 1, slabIndex: 1 },
+    ]);
+    // A free of a held block now goes to the adopter's TLS list.
+    m.free(1, ref(held[0]));
+    expect(at(mallocAt(m, 1, 64))).toBe('1.0.0');
+  });
+
+  it('a thread that calls again after its exit is not registered again and never flushed', () => {
+    const m = new HakmemModel(smallConfig());
+    mallocAt(m, 0, 16);
+    m.threadExit(0);
+    const d = m.digest();
+    const p = mallocAt(m, 0, 16); // the slab went to the LRU; comes back
+    expect(m.threads()).toMatchObject([{ tid: 0, registered: false }]);
+    m.free(0, ref(p));
+    m.threadExit(0); // no second flush
+    expect(m.threads()).toMatchObject([{ tid: 0, registered: false }]);
+    expect(m.threads()[0].tlsList[0]).toHaveLength(2);
+    expect(m.digest()).not.toBe(d); // regions changed, but no thread words for t0
+  });
+
   it('a thread that frees everything and exits leaves nothing behind but caches', () => {
     const m = new HakmemModel(smallConfig());
     const ps = Array.from({ length: 10 }, (_, i) => mallocAt(m, 0, 16 + (i % 3) * 16));
