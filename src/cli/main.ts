@@ -11,6 +11,10 @@ import { replayCommand } from './replay.js';
 import { infoCommand, dumpCommand } from './info.js';
 import { genCommand } from './gen.js';
 import { diffCommand } from './diff.js';
+import { blameCommand } from './blame.js';
+import { minimizeCommand } from './minimize.js';
+import { fuzzCommand, type FuzzCliOptions } from './fuzz.js';
+import { exploreCommand, type ExploreCliOptions } from './explore.js';
 import { EXIT_OK, EXIT_FOUND, EXIT_USAGE, UsageError } from './errors.js';
 
 export { EXIT_OK, EXIT_FOUND, EXIT_USAGE, UsageError };
@@ -61,6 +65,28 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('blame')
+    .description('the life of a block: every call that touched it, its slab, owner and state at each step')
+    .argument('<file>', 'trace file (.hkt)')
+    .argument('<target>', 'a pointer (0x...) or an event number')
+    .option('--json', 'print as JSON')
+    .action((file: string, target: string, opts: { json?: boolean }) => {
+      code = blameCommand(file, target, opts);
+    });
+
+  program
+    .command('minimize')
+    .description('shrink a failing trace to a small one that fails the same way (same invariant, or same native signal)')
+    .argument('<file>', 'trace file (.hkt)')
+    .requiredOption('--out <file>', 'where to write the minimised trace')
+    .option('--native', 'minimise a crash of the real allocator (hakmem-replay) instead of an invariant violation')
+    .option('--max-seconds <s>', 'time budget of the search (default 120)')
+    .option('--json', 'print as JSON')
+    .action((file: string, opts: { out: string; native?: boolean; json?: boolean; maxSeconds?: string }) => {
+      code = minimizeCommand(file, opts);
+    });
+
+  program
     .command('info')
     .description('header, configuration and event counts of a trace')
     .argument('<file>', 'trace file (.hkt)')
@@ -90,6 +116,57 @@ export async function main(argv: string[]): Promise<number> {
     .option('--internal', 'include internal decision events')
     .action((workload: string, opts: { seed: string; events: string; out: string; internal?: boolean }) => {
       code = genCommand(workload, opts);
+    });
+
+  program
+    .command('tui')
+    .description('browse a trace interactively: timeline, SuperSlab map, slabs, threads, LRU, findings')
+    .argument('<file>', 'trace file (.hkt)')
+    .option('--no-color', 'no colours (also when NO_COLOR is set)')
+    .action(async (file: string, opts: { color?: boolean }) => {
+      // Loaded on demand: the other commands do not pay for ink and react (production builds: faster start).
+      process.env.NODE_ENV ??= 'production';
+      const { tuiCommand } = await import('../tui/command.js');
+      code = await tuiCommand(file, opts);
+    });
+
+  program
+    .command('fuzz')
+    .description('fuzz thread interleavings on the twin with fast-check; shrink and save what it finds')
+    .option('--seed <s>', 'campaign seed (default: random, printed)')
+    .option('--runs <n>', 'run budget of this process (default 1000)')
+    .option('--time <seconds>', 'time budget instead of --runs')
+    .option('--threads <t>', 'maximum threads per program, 1..8', '4')
+    .option('--ops <n>', 'maximum calls per thread in a program', '128')
+    .option('--out <dir>', 'directory for findings (.hkt and .txt)', 'fuzz-findings')
+    .option('--workers <n>', 'worker threads', '1')
+    .option('--shard <i/n>', 'take shard i of n of the seed space', '0/1')
+    .option('--schedule <mode>', 'picks (schedule as data, shrinkable) or pct', 'picks')
+    .option('--config <preset>', 'allocator configuration: small or default', 'small')
+    .option('--variant <name>', 'plant a seeded bug into the twin (tls-leak, no-empty, double-refill, drain-loses-block)')
+    .option('--native', 'run the cases on the real allocator (not available yet)')
+    .option('--misuse', 'also generate foreign, double, interior and wild frees (I2 is then expected, not a finding)')
+    .option('--known-issues', 'also generate cases that hit known engine issues')
+    .option('--case-seed <n>', 're-run one case: its round seed (printed with a finding)')
+    .option('--path <p>', 're-run one case: its fast-check path')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: FuzzCliOptions) => {
+      code = await fuzzCommand(opts);
+    });
+
+  program
+    .command('explore')
+    .description('bounded model checking of the allocator\'s concurrent protocols (remote-push, shared-pool, lru)')
+    .argument('<scenario>', 'remote-push, shared-pool or lru')
+    .option('--preemptions <k>', 'preemption bound', '2')
+    .option('--bfs', 'breadth-first (shortest counterexample) instead of depth-first')
+    .option('--variant <name>', 'seeded protocol bug: nonatomic-push (remote-push), no-lock (shared-pool, lru)')
+    .option('--threads <n>', 'threads in the scenario (2 or 3)')
+    .option('--rounds <n>', 'scale: blocks per producer and drains (remote-push), rounds per thread (shared-pool, lru)')
+    .option('--max-states <n>', 'stop after this many distinct states', '5000000')
+    .option('--json', 'print the result as JSON')
+    .action((scenario: string, opts: ExploreCliOptions) => {
+      code = exploreCommand(scenario, opts);
     });
 
   try {

@@ -30,7 +30,7 @@ import type { ScheduleMode } from './schedule.js';
 import type { ModelVariant } from './variants.js';
 
 export const ROUND_RUNS = 100;
-export const MAX_OPS_PER_THREAD = 128;
+export const DEFAULT_MAX_OPS = 128;
 
 export interface CampaignOptions {
   seed: number;
@@ -38,6 +38,8 @@ export interface CampaignOptions {
   runs: number | null;
   timeSeconds: number | null;
   threads: number;
+  /** Maximum ops per thread. */
+  maxOps: number;
   schedule: ScheduleMode;
   config: ConfigPreset;
   variant: ModelVariant | null;
@@ -67,11 +69,13 @@ export interface CampaignResult {
   calls: number;
   events: number;
   preemptions: number;
+  /** Misuse mode: I2 reports on the misuse the cases committed (expected, not findings). */
+  misuseDetected: number;
   seconds: number;
   found: CaseFinding | null;
 }
 
-/** FNV-1a over the text "seed:round", as a signed 32-bit fast-check seed. */
+/** FNV-1a over the text "seed:round": the round's 32-bit fast-check seed (unsigned). */
 export function roundSeed(seed: number, round: number): number {
   const text = `${seed}:${round}`;
   let h = 0x811c9dc5;
@@ -79,7 +83,7 @@ export function roundSeed(seed: number, round: number): number {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h | 0;
+  return h >>> 0;
 }
 
 /** Global round index of the k-th round of worker w of shard i/n (W workers). */
@@ -88,15 +92,22 @@ export function roundIndex(k: number, o: Pick<CampaignOptions, 'shardIndex' | 's
   return shardLocal * o.shardCount + o.shardIndex;
 }
 
-export function caseArbitrary(threads: number, misuse: boolean, sizes: readonly number[]): fc.Arbitrary<FuzzCase> {
+export function caseArbitrary(
+  threads: number,
+  misuse: boolean,
+  sizes: readonly number[],
+  maxOps = DEFAULT_MAX_OPS,
+  schedule: ScheduleMode = 'picks',
+): fc.Arbitrary<FuzzCase> {
   const nKinds = OP_KINDS.length + (misuse ? MISUSE_KINDS.length : 0);
   const rawOp: fc.Arbitrary<RawOp> = fc.tuple(fc.nat(KIND_ROLLS - 1), fc.nat(MAX_PALETTE - 1), fc.nat(ARG_MAX));
   return fc.record({
     swarm: fc.array(fc.nat(MAX_WEIGHT), { minLength: nKinds, maxLength: nKinds }),
     palette: fc.array(fc.nat(sizes.length - 1), { minLength: 1, maxLength: MAX_PALETTE }),
-    threads: fc.array(fc.array(rawOp, { maxLength: MAX_OPS_PER_THREAD, size: 'max' }), { minLength: 1, maxLength: threads }),
-    schedule: fc.array(fc.nat(7), { maxLength: MAX_OPS_PER_THREAD * threads, size: 'max' }),
-    pctSeed: fc.nat(),
+    threads: fc.array(fc.array(rawOp, { maxLength: maxOps, size: 'max' }), { minLength: 1, maxLength: threads }),
+    // PCT draws its schedule from pctSeed: no pick array to generate.
+    schedule: schedule === 'pct' ? fc.constant<number[]>([]) : fc.array(fc.nat(7), { maxLength: maxOps * threads, size: 'max' }),
+    pctSeed: schedule === 'pct' ? fc.nat() : fc.constant(0),
     teardown: fc.boolean(),
   });
 }
@@ -111,6 +122,7 @@ interface Counters {
   events: number;
   preemptions: number;
   runs: number;
+  misuseDetected: number;
 }
 
 /**
@@ -125,6 +137,7 @@ function property(env: ExecEnv, arb: fc.Arbitrary<FuzzCase>, counters: Counters,
     counters.calls += r.calls;
     counters.events += r.events;
     counters.preemptions += r.preemptions;
+    counters.misuseDetected += r.misuseDetected;
     counters.runs++;
     if (r.finding === null) return true;
     if (locked === null) locked = r.finding.id;
@@ -137,7 +150,7 @@ function property(env: ExecEnv, arb: fc.Arbitrary<FuzzCase>, counters: Counters,
 /** Run one round: fc.check with the round's seed; on failure, the shrunk case. */
 export function runRound(o: CampaignOptions, round: number, runs: number, counters: Counters): CaseFinding | null {
   const env = execEnv(o);
-  const arb = caseArbitrary(o.threads, o.misuse, env.sizes);
+  const arb = caseArbitrary(o.threads, o.misuse, env.sizes, o.maxOps, o.schedule);
   const seed = roundSeed(o.seed, round);
   const last: { finding: Finding | null } = { finding: null };
   const details = fc.check(property(env, arb, counters, last), { seed, numRuns: runs });
@@ -154,13 +167,13 @@ export function runRound(o: CampaignOptions, round: number, runs: number, counte
 
 /** Re-run one case from its round seed and counterexample path (the one-line re-run). */
 export function rerunCase(
-  o: Pick<CampaignOptions, 'threads' | 'config' | 'schedule' | 'variant' | 'misuse' | 'knownIssues'>,
+  o: Pick<CampaignOptions, 'threads' | 'maxOps' | 'config' | 'schedule' | 'variant' | 'misuse' | 'knownIssues'>,
   seed: number,
   path: string,
 ): { found: CaseFinding | null; calls: number } {
   const env = execEnv(o);
-  const arb = caseArbitrary(o.threads, o.misuse, env.sizes);
-  const counters: Counters = { calls: 0, events: 0, preemptions: 0, runs: 0 };
+  const arb = caseArbitrary(o.threads, o.misuse, env.sizes, o.maxOps, o.schedule);
+  const counters: Counters = { calls: 0, events: 0, preemptions: 0, runs: 0, misuseDetected: 0 };
   const last: { finding: Finding | null } = { finding: null };
   const details = fc.check(property(env, arb, counters, last), { seed, path, numRuns: 1, endOnFailure: true });
   if (!details.failed || details.counterexample === null || last.finding === null) return { found: null, calls: counters.calls };
@@ -173,8 +186,8 @@ export function rerunCase(
 /** Run this worker's rounds until the budget is spent or something is found. */
 export function runCampaign(o: CampaignOptions, hooks: { onRound?: (r: CampaignResult) => void; stop?: () => boolean } = {}): CampaignResult {
   const start = performance.now();
-  const counters: Counters = { calls: 0, events: 0, preemptions: 0, runs: 0 };
-  const result: CampaignResult = { runs: 0, rounds: 0, calls: 0, events: 0, preemptions: 0, seconds: 0, found: null };
+  const counters: Counters = { calls: 0, events: 0, preemptions: 0, runs: 0, misuseDetected: 0 };
+  const result: CampaignResult = { runs: 0, rounds: 0, calls: 0, events: 0, preemptions: 0, misuseDetected: 0, seconds: 0, found: null };
   const deadline = o.timeSeconds !== null ? start + o.timeSeconds * 1000 : Infinity;
   // Run budget: the shard's rounds 0..K-1 (shard-local), this worker's share of them.
   const totalRuns = o.runs ?? Infinity;
@@ -188,7 +201,7 @@ export function runCampaign(o: CampaignOptions, hooks: { onRound?: (r: CampaignR
     const round = roundIndex(k, o);
     const found = runRound(o, round, runs, counters);
     result.rounds++;
-    Object.assign(result, { runs: counters.runs, calls: counters.calls, events: counters.events, preemptions: counters.preemptions });
+    Object.assign(result, { runs: counters.runs, calls: counters.calls, events: counters.events, preemptions: counters.preemptions, misuseDetected: counters.misuseDetected });
     result.seconds = (performance.now() - start) / 1000;
     hooks.onRound?.(result);
     if (found) {
@@ -196,7 +209,7 @@ export function runCampaign(o: CampaignOptions, hooks: { onRound?: (r: CampaignR
       break;
     }
   }
-  Object.assign(result, { runs: counters.runs, calls: counters.calls, events: counters.events, preemptions: counters.preemptions });
+  Object.assign(result, { runs: counters.runs, calls: counters.calls, events: counters.events, preemptions: counters.preemptions, misuseDetected: counters.misuseDetected });
   result.seconds = (performance.now() - start) / 1000;
   return result;
 }

@@ -48,6 +48,8 @@ export interface ExecResult {
   events: number;
   /** Context switches away from a thread that could have continued. */
   preemptions: number;
+  /** Misuse mode: I2 violations seen (the misuse the case committed, detected as it should be). */
+  misuseDetected: number;
   /** The calls in the order they ran (only with `log`). */
   log: string[];
 }
@@ -84,7 +86,7 @@ export function executeCase(
     installVariant(engine.model, env.variant);
   }
   const rec = mem;
-  const result: ExecResult = { finding: null, calls: 0, events: 0, preemptions: 0, log: [] };
+  const result: ExecResult = { finding: null, calls: 0, events: 0, preemptions: 0, misuseDetected: 0, log: [] };
   const log = opts.log === true;
   let seenViolations = 0;
 
@@ -94,7 +96,10 @@ export function executeCase(
     if (engine.violationCount > seenViolations) {
       for (let i = seenViolations; i < engine.violations.length; i++) {
         const v = engine.violations[i];
-        if (misuse && v.id === 'I2') continue;
+        if (misuse && v.id === 'I2') {
+          result.misuseDetected++;
+          continue;
+        }
         result.finding = { kind: 'violation', id: v.id, message: `${v.id} ${v.subject}: ${v.message}`, event: v.event, tid: v.tid };
         return !toCompletion;
       }
@@ -191,11 +196,12 @@ export function executeCase(
       if (current >= 0 && tid !== current && runnable.includes(current)) result.preemptions++;
       current = tid;
       const op = ops[tid][pc[tid]++];
-      // A free of an empty slot, or an exit of the main thread, is no call at all.
+      // A free of an empty slot, an exit of the main thread or of a thread that has made no call
+      // yet, is no call at all.
       const skip =
         ((op.kind === 'free' || op.kind === 'interior-free') && slots[op.slot] === 0) ||
         (op.kind === 'double-free' && stale[op.slot] === 0) ||
-        (op.kind === 'exit' && tid === 0) ||
+        (op.kind === 'exit' && (tid === 0 || !mem.isStarted(tid))) ||
         (op.kind === 'realloc' && !env.knownIssues && slots[op.slot] !== 0 && isPoolOrLarge(mem.regionKindOf(slots[op.slot])));
       if (!skip) {
         run(tid, op);
@@ -204,7 +210,7 @@ export function executeCase(
       if (pc[tid] >= ops[tid].length || exited.has(tid)) {
         runnable.splice(i, 1);
         // A thread that is done exits (the main thread last, after the teardown).
-        if (tid !== 0 && !exited.has(tid) && !stopped) {
+        if (tid !== 0 && !exited.has(tid) && !stopped && mem.isStarted(tid)) {
           if (log) result.log.push(`t${tid}: thread exit (done)`);
           rec.threadExit(tid);
           exited.add(tid);

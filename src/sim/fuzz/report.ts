@@ -13,6 +13,7 @@ import type { ModelVariant } from './variants.js';
 
 export interface RerunSpec {
   threads: number;
+  maxOps: number;
   config: ConfigPreset;
   schedule: ScheduleMode;
   variant: ModelVariant | null;
@@ -26,9 +27,13 @@ export interface SavedFinding {
   text: string;
   replayLine: string;
   rerunLine: string;
+  /** The reproducer up to the finding. */
   events: number;
   calls: number;
   preemptions: number;
+  /** The saved trace, which runs on to the end of the program. */
+  traceEvents: number;
+  traceCalls: number;
   program: string[];
 }
 
@@ -38,6 +43,7 @@ export function rerunLine(f: Pick<CaseFinding, 'roundSeed' | 'path'>, s: RerunSp
     `--case-seed ${f.roundSeed}`,
     `--path ${f.path}`,
     `--threads ${s.threads}`,
+    `--ops ${s.maxOps}`,
     `--config ${s.config}`,
     `--schedule ${s.schedule}`,
   ];
@@ -49,7 +55,7 @@ export function rerunLine(f: Pick<CaseFinding, 'roundSeed' | 'path'>, s: RerunSp
 
 export function findingName(f: CaseFinding, variant: string | null): string {
   const id = f.finding.id.replace(/[^A-Za-z0-9]+/g, '-');
-  return `fuzz-${variant ?? 'twin'}-${id}-${(f.roundSeed >>> 0).toString(16).padStart(8, '0')}`;
+  return `fuzz-${variant ?? 'twin'}-${id}-${f.roundSeed.toString(16).padStart(8, '0')}`;
 }
 
 export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: RerunSpec): SavedFinding {
@@ -57,6 +63,7 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
   const name = findingName(f, spec.variant);
   const trace = path.join(dir, `${name}.hkt`);
   const text = path.join(dir, `${name}.txt`);
+  const upTo = executeCase(f.case, env);
   const run = executeCase(f.case, env, { log: true, tracePath: trace, toCompletion: true });
   const replayLine = `hakmem-sim replay ${trace}`;
   const line = rerunLine(f, spec);
@@ -66,7 +73,7 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
     `reason      ${found.message}`,
     `where       event ${found.event}, thread ${found.tid}`,
     `allocator   ${spec.variant ? `the twin with the seeded bug "${spec.variant}"` : 'the twin (src/model)'}, config ${spec.config}, schedule ${spec.schedule}${spec.misuse ? ', misuse mode' : ''}`,
-    `size        ${run.calls} calls, ${run.events} trace events, ${run.preemptions} preemptions (shrunk in ${f.shrinks} steps)`,
+    `size        ${upTo.calls} calls, ${upTo.events} trace events, ${upTo.preemptions} preemptions up to the finding (shrunk in ${f.shrinks} steps); the trace runs on to the end: ${run.calls} calls, ${run.events} events`,
     `replay      ${replayLine}`,
     `re-run      ${line}`,
     '',
@@ -86,5 +93,17 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
     );
   }
   fs.writeFileSync(text, body.join('\n'));
-  return { name, trace, text, replayLine, rerunLine: line, events: run.events, calls: run.calls, preemptions: run.preemptions, program: run.log };
+  return {
+    name,
+    trace,
+    text,
+    replayLine,
+    rerunLine: line,
+    events: upTo.events,
+    calls: upTo.calls,
+    preemptions: upTo.preemptions,
+    traceEvents: run.events,
+    traceCalls: run.calls,
+    program: run.log,
+  };
 }

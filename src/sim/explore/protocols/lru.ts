@@ -43,6 +43,7 @@ class Lru implements Protocol {
   private readonly ids: number;
   private readonly listAt: number;
   private readonly thAt: number;
+  private readonly inList: Uint8Array;
 
   constructor(
     readonly threads: number,
@@ -55,6 +56,7 @@ class Lru implements Protocol {
     this.listAt = SS + 3 * this.ids;
     this.thAt = this.listAt + this.ids;
     this.size = this.thAt + W * threads;
+    this.inList = new Uint8Array(this.ids);
   }
 
   initial(): Uint16Array {
@@ -190,7 +192,8 @@ class Lru implements Protocol {
     }
     if (this.inside(s)) return null;
     if (s[COUNT] > MAX) return `the LRU holds ${s[COUNT]} SuperSlabs (max ${MAX})`;
-    const inList = new Uint8Array(this.ids);
+    const inList = this.inList;
+    inList.fill(0);
     for (let i = 0; i < s[COUNT]; i++) {
       const id = s[this.listAt + i];
       if (id === NONE) return `hole in the LRU at ${i}`;
