@@ -13,12 +13,13 @@ const W = path.join(ROOT, 'bench', 'build', 'workloads');
 const OUT = path.join(ROOT, 'traces');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'hakmem-traces-'));
 
-// A deterministic input for sort: 60,000 lines from a fixed xorshift.
+// A deterministic input for sort: 400,000 lines from a fixed xorshift (big enough that sort
+// really sorts with two threads).
 const sortInput = path.join(TMP, 'lines.txt');
 {
   let x = 0x9e3779b97f4a7c15n;
   const lines = [];
-  for (let i = 0; i < 60000; i++) {
+  for (let i = 0; i < 400000; i++) {
     x ^= (x << 13n) & 0xffffffffffffffffn;
     x ^= x >> 7n;
     x ^= (x << 17n) & 0xffffffffffffffffn;
@@ -33,7 +34,7 @@ const TRACES = [
   { file: 'ls-usr-share-doc.hkt', mode: 'fast', what: 'single-threaded: a recursive listing', cmd: ['ls', '-lR', '/usr/share/doc'] },
   { file: 'python-json.hkt', mode: 'fast', what: 'single-threaded: python3 building and parsing JSON', cmd: ['/usr/bin/python3', pyScript] },
   { file: 'git-log.hkt', mode: 'fast', what: 'single-threaded: git log of this repository', cmd: ['git', '-C', ROOT, 'log', '--stat', '-n', '30'] },
-  { file: 'sort-parallel.hkt', mode: 'exact', what: 'multi-threaded real program: sort --parallel=2', cmd: ['sort', '--parallel=2', '-S', '2M', sortInput] },
+  { file: 'sort-parallel.hkt', mode: 'exact', what: 'multi-threaded real program: sort --parallel=2', cmd: ['sort', '--parallel=2', '-S', '64M', sortInput] },
   { file: 'prodcons.hkt', mode: 'exact', what: 'pthreads producer/consumer (every free is remote)', cmd: [path.join(W, 'prodcons'), '2', '2', '15000'] },
   { file: 'larson.hkt', mode: 'exact', what: 'larson-style: threads hand their blocks to successors', cmd: [path.join(W, 'larson'), '4', '256', '8', '128', '4000', '3', '7'] },
   { file: 'random-mixed.hkt', mode: 'fast', what: "seed 003's random mixed workload (16-1024 B, 256 slots)", cmd: [path.join(W, 'random_mixed'), '100000', '256', '42'] },
@@ -72,7 +73,7 @@ const md = [
   '# Bundled traces',
   '',
   'Real recordings made with `hakmem-sim record` on this project\'s machine (`node scripts/record-traces.mjs`',
-  'recreates them; run it after any change to the allocator\'s policy). `$TMP/lines.txt` is 60,000 lines from a',
+  'recreates them; run it after any change to the allocator\'s policy). `$TMP/lines.txt` is 400,000 lines from a',
   'fixed xorshift and `$TMP/alloc.py` builds and parses a 20,000-element JSON list; the script writes both.',
   'Every trace replays through the twin with 100% agreement and no violation, and agrees with `hakmem-replay`',
   '(test/e2e/bundled-traces.test.ts).',
