@@ -36,7 +36,6 @@ export interface FuzzCliOptions {
   variant?: string;
   native?: boolean;
   misuse?: boolean;
-  knownIssues?: boolean;
   caseSeed?: string;
   path?: string;
   json?: boolean;
@@ -67,9 +66,8 @@ export async function fuzzCommand(o: FuzzCliOptions): Promise<number> {
     variant = o.variant;
   }
   const misuse = o.misuse === true;
-  const knownIssues = o.knownIssues === true;
-  const spec: RerunSpec = { threads, maxOps, config, schedule, variant, misuse, knownIssues };
-  const env = execEnv({ config, schedule, variant, misuse, knownIssues });
+  const spec: RerunSpec = { threads, maxOps, config, schedule, variant, misuse };
+  const env = execEnv({ config, schedule, variant, misuse });
 
   // One case, from its round seed and fast-check path.
   if (o.caseSeed !== undefined || o.path !== undefined) {
@@ -104,7 +102,6 @@ export async function fuzzCommand(o: FuzzCliOptions): Promise<number> {
     config,
     variant,
     misuse,
-    knownIssues,
     shardIndex,
     shardCount,
     workerIndex: 0,

@@ -146,7 +146,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--variant <name>', 'plant a seeded bug into the twin (tls-leak, no-empty, double-refill, drain-loses-block)')
     .option('--native', 'run the cases on the real allocator (not available yet)')
     .option('--misuse', 'also generate foreign, double, interior and wild frees (I2 is then expected, not a finding)')
-    .option('--known-issues', 'also generate cases that hit known engine issues')
     .option('--case-seed <n>', 're-run one case: its round seed (printed with a finding)')
     .option('--path <p>', 're-run one case: its fast-check path')
     .option('--json', 'print the result as JSON')

@@ -106,6 +106,12 @@ export class ReplayEngine {
    * the same answer as the trace's own address map.
    */
   private readonly ptrMap = new AddrTable<PointerRef>();
+  /**
+   * Regions as they were before the unmaps and remaps recorded since the last call. A realloc
+   * that moves a large block records REGION_UNMAP (or REGION_REMAP) of the old mapping before its
+   * own REALLOC event, so its old pointer must be resolved against the regions as they were.
+   */
+  private readonly recentlyGone: { regionId: number; base: number; sizeBytes: number }[] = [];
   /** The twin's answer to the last allocating call (null: it failed) and the last free's verdict. */
   lastPlacement: Placement | null = null;
   lastVerdict: Verdict = Verdict.Null;
@@ -165,7 +171,7 @@ export class ReplayEngine {
       }
       case Op.REALLOC: {
         const oldPtr = ev.extB[0];
-        const oldRef = this.refFor(oldPtr);
+        const oldRef = this.refForOld(oldPtr);
         const size = ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a;
         const oldPlaced = this.modelChecks && oldPtr !== 0 ? this.model.locate(oldRef) : null;
         const out = this.model.realloc(ev.tid, oldRef, size);
@@ -245,6 +251,7 @@ export class ReplayEngine {
         this.recorded(ev, `region_map ${ev.a} ${KIND_NAMES[ev.extA[0]] ?? ev.extA[0]} ${ev.extB[0]}`);
         break;
       case Op.REGION_UNMAP:
+        this.rememberGone(ev.a);
         this.stats.unmaps++;
         this.stats.mappedBytes -= this.addresses.regions.get(ev.a)?.sizeBytes ?? 0;
         this.note(ev, this.addresses.unmap(ev.a));
@@ -255,6 +262,7 @@ export class ReplayEngine {
         this.recorded(ev, `region_reuse ${ev.a}`);
         break;
       case Op.REGION_REMAP:
+        this.rememberGone(ev.a);
         this.stats.remaps++;
         this.stats.mappedBytes += ev.extB[0] - (this.addresses.regions.get(ev.a)?.sizeBytes ?? 0);
         this.note(ev, this.addresses.remap(ev.a, ev.b, ev.extB[0]));
@@ -267,9 +275,25 @@ export class ReplayEngine {
         break;
     }
     this.drainModelEvents(ev);
+    if (op <= Op.USABLE_SIZE && this.recentlyGone.length !== 0) this.recentlyGone.length = 0;
     if (this.modelChecks && (op <= Op.THREAD_EXIT || this.lruChanged)) {
       this.modelChecks.afterEvent(ev.index, ev.tid, this.touched, this.lruChanged);
     }
+  }
+
+  private rememberGone(regionId: number): void {
+    const r = this.addresses.regions.get(regionId);
+    if (r && this.recentlyGone.length < 64) this.recentlyGone.push({ regionId, base: r.base, sizeBytes: r.sizeBytes });
+  }
+
+  /** A realloc's old pointer: against the regions as they were before this call's unmaps. */
+  private refForOld(ptr: number): PointerRef {
+    if (ptr !== 0 && (this.ptrMap.size === 0 || this.ptrMap.get(ptr) === undefined)) {
+      for (const g of this.recentlyGone) {
+        if (ptr >= g.base && ptr < g.base + g.sizeBytes) return { kind: 'region', regionId: g.regionId, offset: ptr - g.base };
+      }
+    }
+    return this.refFor(ptr);
   }
 
   /** The twin's block for a pointer the program used. */

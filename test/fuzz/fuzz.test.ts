@@ -31,7 +31,6 @@ function opts(over: Partial<CampaignOptions> = {}): CampaignOptions {
     config: 'small',
     variant: null,
     misuse: false,
-    knownIssues: false,
     shardIndex: 0,
     shardCount: 1,
     workerIndex: 0,
@@ -71,8 +70,7 @@ describe('fuzz: seeded model-level bugs are caught and shrunk', () => {
       schedule: 'picks',
       variant: v,
       misuse: false,
-      knownIssues: false,
-    });
+      });
     expect(fs.existsSync(saved.trace)).toBe(true);
     expect(fs.readFileSync(saved.text, 'utf8')).toContain(`finding     violation ${VARIANT_INVARIANT[v]}`);
     const r = runCli(['replay', saved.trace]);

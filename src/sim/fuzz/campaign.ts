@@ -44,8 +44,6 @@ export interface CampaignOptions {
   config: ConfigPreset;
   variant: ModelVariant | null;
   misuse: boolean;
-  /** Include cases that hit known engine issues (exec.ts, ExecEnv.knownIssues). */
-  knownIssues: boolean;
   shardIndex: number;
   shardCount: number;
   /** This worker among the shard's workers. */
@@ -112,9 +110,9 @@ export function caseArbitrary(
   });
 }
 
-export function execEnv(o: Pick<CampaignOptions, 'config' | 'schedule' | 'variant' | 'misuse' | 'knownIssues'>): ExecEnv {
+export function execEnv(o: Pick<CampaignOptions, 'config' | 'schedule' | 'variant' | 'misuse'>): ExecEnv {
   const cfg: HakmemConfig = presetConfig(o.config);
-  return { cfg, sizes: sizeTable(cfg), schedule: o.schedule, variant: o.variant, misuse: o.misuse, knownIssues: o.knownIssues };
+  return { cfg, sizes: sizeTable(cfg), schedule: o.schedule, variant: o.variant, misuse: o.misuse };
 }
 
 interface Counters {
@@ -167,7 +165,7 @@ export function runRound(o: CampaignOptions, round: number, runs: number, counte
 
 /** Re-run one case from its round seed and counterexample path (the one-line re-run). */
 export function rerunCase(
-  o: Pick<CampaignOptions, 'threads' | 'maxOps' | 'config' | 'schedule' | 'variant' | 'misuse' | 'knownIssues'>,
+  o: Pick<CampaignOptions, 'threads' | 'maxOps' | 'config' | 'schedule' | 'variant' | 'misuse'>,
   seed: number,
   path: string,
 ): { found: CaseFinding | null; calls: number } {

@@ -6,7 +6,6 @@
  * disagreement or exception is the case's finding.
  */
 import type { HakmemConfig } from '../../model/config.js';
-import { RegionKind } from '../../model/types.js';
 import { ReplayEngine } from '../engine.js';
 import { SYNTH_HEAP_BASE } from '../gen/synth-recorder.js';
 import type { TraceEvent } from '../trace/reader.js';
@@ -21,13 +20,6 @@ export interface ExecEnv {
   schedule: ScheduleMode;
   variant: ModelVariant | null;
   misuse: boolean;
-  /**
-   * Also generate the cases that hit known, reported engine issues (off by
-   * default, so campaigns look for new bugs): KI-1, realloc of a pool or large
-   * block, whose REGION_UNMAP / REGION_REMAP precedes the REALLOC record, so
-   * the engine can no longer resolve the old pointer.
-   */
-  knownIssues?: boolean;
 }
 
 export interface Finding {
@@ -201,8 +193,7 @@ export function executeCase(
       const skip =
         ((op.kind === 'free' || op.kind === 'interior-free') && slots[op.slot] === 0) ||
         (op.kind === 'double-free' && stale[op.slot] === 0) ||
-        (op.kind === 'exit' && (tid === 0 || !mem.isStarted(tid))) ||
-        (op.kind === 'realloc' && !env.knownIssues && slots[op.slot] !== 0 && isPoolOrLarge(mem.regionKindOf(slots[op.slot])));
+        (op.kind === 'exit' && (tid === 0 || !mem.isStarted(tid)));
       if (!skip) {
         run(tid, op);
         if (check()) stopped = true;
@@ -262,8 +253,4 @@ export function executeCase(
   }
   result.events = mem.eventCount;
   return result;
-}
-
-function isPoolOrLarge(kind: number): boolean {
-  return kind === RegionKind.PoolPage || kind === RegionKind.Large;
 }

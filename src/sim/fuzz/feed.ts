@@ -119,12 +119,6 @@ export class MemoryRecorder {
     return this.addresses.resolve(ptr);
   }
 
-  /** The kind of the region a pointer falls in, or -1. */
-  regionKindOf(ptr: number): number {
-    const ref = this.addresses.resolve(ptr);
-    return ref.kind === 'region' ? (this.addresses.regions.get(ref.regionId)?.kind ?? -1) : -1;
-  }
-
   /** The synthetic base of a mapped region (for misuse pointers), or 0. */
   regionBase(regionId: number): number {
     return this.addresses.regions.get(regionId)?.base ?? 0;

@@ -18,7 +18,6 @@ export interface RerunSpec {
   schedule: ScheduleMode;
   variant: ModelVariant | null;
   misuse: boolean;
-  knownIssues: boolean;
 }
 
 export interface SavedFinding {
@@ -49,7 +48,6 @@ export function rerunLine(f: Pick<CaseFinding, 'roundSeed' | 'path'>, s: RerunSp
   ];
   if (s.variant) parts.push(`--variant ${s.variant}`);
   if (s.misuse) parts.push('--misuse');
-  if (s.knownIssues) parts.push('--known-issues');
   return parts.join(' ');
 }
 
