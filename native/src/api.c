@@ -28,6 +28,12 @@
 
 /* ---------------------------------------------------------------- errors */
 
+/* An allocating call (realloc) records after its work, so when it meets an invalid pointer
+ * with HAKMEM_ABORT_ON_ERROR=1 the abort waits until the call is recorded: a recorded event is
+ * never lost, and the trace shows the call that died. free records before its work and aborts
+ * at once. */
+static __thread int hk_defer_abort, hk_abort_pending;
+
 void hk_report_invalid(const char *what, const void *p) {
   HK_COUNT(invalid_frees, 1);
   if (g_hk.abort_on_error) {
@@ -35,6 +41,10 @@ void hk_report_invalid(const char *what, const void *p) {
     int n = snprintf(line, sizeof line, "hakmem: %s of invalid pointer %p (double free, interior "
                      "pointer or never allocated)\n", what, p);
     if (n > 0) hk_write_err(line);
+    if (hk_defer_abort) {
+      hk_abort_pending = 1;
+      return;
+    }
     abort();
   }
 }
@@ -360,9 +370,12 @@ HK_API void *HK_NAME(realloc)(void *ptr, size_t n) {
   hk_thread_t *t = hk_thread();
   EXACT_LOCK();
   int err;
+  hk_defer_abort = 1;
   void *q = realloc_core(t, ptr, n, &err);
+  hk_defer_abort = 0;
   rec_ext(HKT_REALLOC, t, n, q, (uint64_t)(uintptr_t)ptr, (uint32_t)err);
   EXACT_UNLOCK();
+  if (HK_UNLIKELY(hk_abort_pending)) abort(); /* recorded first (see hk_report_invalid) */
   return q;
 }
 
