@@ -199,7 +199,8 @@ export class ReplayEngine {
       case Op.VALLOC:
       case Op.PVALLOC: {
         const align = ev.extB[0];
-        this.alloc(ev, this.model.memalign(ev.tid, MEMALIGN_FN[op], align, ev.a).placement, ev.a, align);
+        const size = ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a;
+        this.alloc(ev, this.model.memalign(ev.tid, MEMALIGN_FN[op], align, size).placement, size, align);
         break;
       }
       case Op.FREE: {

@@ -139,7 +139,7 @@ function extract(file: string): { calls: Call[]; cfg: HakmemConfig; events: numb
         case Op.MEMALIGN:
         case Op.VALLOC:
         case Op.PVALLOC:
-          call = { event: ev.index, tid: ev.tid, op, size: ev.a, nmemb: 1, align: ev.extB[0], arg: null, makes: true };
+          call = { event: ev.index, tid: ev.tid, op, size: ev.a === SIZE_WIDE && ev.nExt === 2 ? ev.extB[1] : ev.a, nmemb: 1, align: ev.extB[0], arg: null, makes: true };
           break;
         case Op.FREE:
           call = { event: ev.index, tid: ev.tid, op, size: 0, nmemb: 0, align: 0, arg: argOf(ev.b), makes: false };

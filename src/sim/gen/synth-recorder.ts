@@ -9,7 +9,7 @@
 import { configEntries, type HakmemConfig } from '../../model/config.js';
 import { HakmemModel, type MemalignFn } from '../../model/allocator.js';
 import { RegionKind, Verdict, type ModelEvent, type Placement, type PointerRef } from '../../model/types.js';
-import { FLAG_EXACT, FLAG_INTERNAL, Op } from '../trace/format.js';
+import { FLAG_EXACT, FLAG_INTERNAL, Op, SIZE_WIDE } from '../trace/format.js';
 import { TraceWriter } from '../trace/writer.js';
 import { AddressMap } from '../address-map.js';
 
@@ -87,7 +87,8 @@ export class SynthRecorder {
   private writeModelEvent(tid: number, e: ModelEvent): void {
     switch (e.op) {
       case 'region_map': {
-        const base = this.placeRegion(e.regionKind, e.sizeBytes);
+        const large = e.regionKind === RegionKind.Large ? this.model.state.regions.get(e.regionId) : undefined;
+        const base = this.placeRegion(e.regionKind, e.sizeBytes, large && large.kind === RegionKind.Large ? large.alignBytes : 0);
         this.addresses.map(e.regionId, base, e.sizeBytes, e.regionKind);
         this.writer.event(Op.REGION_MAP, tid, e.regionId, base, [[e.regionKind, e.sizeBytes]]);
         break;
@@ -131,11 +132,13 @@ export class SynthRecorder {
     }
   }
 
-  private placeRegion(kind: RegionKind, sizeBytes: number): number {
+  /** Region bases as native places them: slots of their size; large mappings aligned to max(align, 64 KiB). */
+  private placeRegion(kind: RegionKind, sizeBytes: number, alignBytes = 0): number {
     if (kind === RegionKind.SuperSlab) return SYNTH_HEAP_BASE + this.nextSs++ * this.cfg.superslabSizeBytes;
     if (kind === RegionKind.PoolPage) return SYNTH_HEAP_BASE + this.heapBytes / 4 + this.nextPage++ * this.cfg.poolPageSizeBytes;
-    const base = this.largeCursor;
-    this.largeCursor += Math.ceil(sizeBytes / 65536) * 65536 + 65536;
+    const align = Math.max(65536, alignBytes);
+    const base = Math.ceil(this.largeCursor / align) * align;
+    this.largeCursor = base + Math.ceil(sizeBytes / 65536) * 65536 + 65536;
     return base;
   }
 
@@ -159,7 +162,8 @@ export class SynthRecorder {
   malloc(tid: number, size: number): number {
     this.ensureThread(tid);
     const ptr = this.finishAlloc(tid, this.model.malloc(tid, size).placement);
-    this.writer.event(Op.MALLOC, tid, size, ptr);
+    if (size >= SIZE_WIDE) this.writer.event(Op.MALLOC, tid, SIZE_WIDE, ptr, [[0, size]]);
+    else this.writer.event(Op.MALLOC, tid, size, ptr);
     return ptr;
   }
 
@@ -176,7 +180,8 @@ export class SynthRecorder {
     this.ensureThread(tid);
     const out = this.model.memalign(tid, fn, align, size);
     const ptr = this.finishAlloc(tid, out.placement);
-    this.writer.event(MEMALIGN_OP[fn], tid, size, ptr, [[out.errno, align]]);
+    if (size >= SIZE_WIDE) this.writer.event(MEMALIGN_OP[fn], tid, SIZE_WIDE, ptr, [[out.errno, align], [0, size]]);
+    else this.writer.event(MEMALIGN_OP[fn], tid, size, ptr, [[out.errno, align]]);
     return ptr;
   }
 
@@ -184,7 +189,8 @@ export class SynthRecorder {
     this.ensureThread(tid);
     const out = this.model.realloc(tid, this.resolve(old), size);
     const ptr = this.finishAlloc(tid, out.placement);
-    this.writer.event(Op.REALLOC, tid, size, ptr, [[out.errno, old]]);
+    if (size >= SIZE_WIDE) this.writer.event(Op.REALLOC, tid, SIZE_WIDE, ptr, [[out.errno, old], [0, size]]);
+    else this.writer.event(Op.REALLOC, tid, size, ptr, [[out.errno, old]]);
     return ptr;
   }
 

@@ -30,6 +30,8 @@ export interface TraceChecksSnapshot {
   freedAt: number;
 }
 
+const EMPTY_RING = new Float64Array(0);
+
 /** Freed addresses remembered for double-free reports; the oldest are forgotten past this. */
 const MAX_FREED = 1 << 16;
 
@@ -38,8 +40,9 @@ export class TraceChecks {
   readonly live = new AddrTable<LiveBlock>();
   private freed = new AddrTable<LiveBlock>();
   /** Addresses in the order they were freed, to forget the oldest past MAX_FREED. */
-  private freedRing = new Float64Array(MAX_FREED);
-  private freedRingEvent = new Float64Array(MAX_FREED);
+  // Allocated at the first free, so an engine that never sees one (a short fuzz case) pays nothing.
+  private freedRing = EMPTY_RING;
+  private freedRingEvent = EMPTY_RING;
   private freedAt = 0;
   private readonly router: Router;
 
@@ -128,6 +131,10 @@ export class TraceChecks {
       this.live.delete(ptr);
       blk.freeEvent = event;
       blk.freeTid = tid;
+      if (this.freedRing.length === 0) {
+        this.freedRing = new Float64Array(MAX_FREED);
+        this.freedRingEvent = new Float64Array(MAX_FREED);
+      }
       const slot = this.freedAt++ % MAX_FREED;
       if (this.freedAt > MAX_FREED) {
         const old = this.freedRing[slot];
