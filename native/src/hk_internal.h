@@ -74,6 +74,10 @@ typedef struct hk_slab {
   uint32_t class_idx;   /* HK_NONE when free */
   uint32_t owner;       /* thread index, HK_NONE for none */
   uint32_t block_size;
+  /* ceil(2^32 / block_size): offset * recip >> 32 is offset / block_size exactly for offsets and
+   * sizes below 2^16 (slabs and pool pages of at most 64 KiB); 0 means divide. A division on
+   * every malloc and free was the fast path's largest cost (perf: ~45% of alloc_route). */
+  uint32_t block_recip;
   uint32_t capacity;    /* blocks */
   uint32_t used;        /* neither in the freelist nor uncarved */
   uint32_t carved;
@@ -264,8 +268,12 @@ HK_HIDDEN void hk_slab_reset(hk_slab_t *s);
 HK_HIDDEN uint32_t hk_remote_len(hk_slab_t *s);
 HK_HIDDEN hk_ss_t *hk_ss_of(uintptr_t p);
 HK_HIDDEN hk_slab_t *hk_slab_of(uintptr_t p);
+static inline uint64_t hk_block_div(const hk_slab_t *s, uint64_t off) {
+  uint32_t r = s->block_recip;
+  return HK_LIKELY(r != 0) ? (off * r) >> 32 : off / s->block_size;
+}
 static inline uint64_t hk_block_index(const hk_slab_t *s, uintptr_t p) {
-  return (uint64_t)(p - s->base) / s->block_size;
+  return hk_block_div(s, (uint64_t)(p - s->base));
 }
 static inline void hk_live_set(hk_slab_t *s, uint64_t i) {
   uint64_t w = __atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED);

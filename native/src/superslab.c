@@ -55,8 +55,9 @@ void hk_classify(uintptr_t p, hk_class_ref_t *out) {
   }
   uint64_t off = p - s->base;
   uint32_t bs = __atomic_load_n(&s->block_size, __ATOMIC_RELAXED);
-  if (bs == 0 || off % bs) return;
-  uint64_t idx = off / bs;
+  if (bs == 0) return;
+  uint64_t idx = hk_block_div(s, off);
+  if (idx * bs != off) return;        /* interior pointer */
   if (idx >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED)) return;
   if (!hk_live_get(s, idx)) return;   /* double free (or never handed out) */
   if ((atomic_load_explicit(&s->rbits[idx >> 6], memory_order_relaxed) >> (idx & 63)) & 1)
@@ -73,6 +74,9 @@ void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_size, uint32_
   for (uint32_t w = 0; w < (capacity + 63) / 64; w++) HK_ASSERT(s->live[w] == 0 && s->rbits[w] == 0);
 #endif
   __atomic_store_n(&s->block_size, block_size, __ATOMIC_RELAXED);
+  s->block_recip = g_hk.cfg.slab_size_bytes <= 65536 && g_hk.cfg.pool_page_size_bytes <= 65536
+                       ? (uint32_t)(((1ull << 32) + block_size - 1) / block_size)
+                       : 0;
   s->capacity = capacity;
   s->used = 0;
   __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);

@@ -529,9 +529,23 @@ static void mark_freed(uint64_t p) {
   if (map_get(&g_ptrs, p, &v)) map_put(&g_ptrs, p, v | 1);
 }
 
+/* An interior pointer: the same offset into the replay's copy of the recorded block below it
+ * (searched within 64 KiB, 16-byte steps), so the allocator meets the same misuse. Misuse only. */
+static int lookup_interior(uint64_t p, void **q) {
+  void *base;
+  for (uint64_t a = p & ~15ull, n = 0; a && n <= 4096; a -= 16, n++) {
+    if (lookup_ptr(a, &base)) {
+      *q = (char *)base + (p - a);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static void exec_free(const hkt_event_t *ev) {
   void *q = 0;
   int known = lookup_ptr(ev->b, &q);
+  if (!known && ev->a == HKT_VERDICT_INVALID && g_have_locate) known = lookup_interior(ev->b, &q);
   const char *replay = "skipped";
   hakmem_placement_t pl;
   memset(&pl, 0, sizeof pl);
