@@ -595,7 +595,9 @@ static void exec_realloc(const hkt_event_t *ev) {
   uint64_t old = ev->ext_b[0], size = ev_size(ev, 1);
   void *q_old = 0, *q;
   int known = lookup_ptr(old, &q_old);
-  if (old && known != 1) {
+  /* known == 2: handed out earlier and freed since (a realloc of a freed block): replayed on the
+   * replay's copy, so the allocator meets the same misuse, as a double free is. */
+  if (old && known == 0) {
     if (old - g_heap_lo >= g_heap_hi - g_heap_lo) {
       /* foreign in the recording: realloc = malloc + the other allocator's free */
       bypass(0);

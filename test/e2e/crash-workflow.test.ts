@@ -90,61 +90,93 @@ describe('a double free', () => {
   });
 });
 
-describe('a free of a pointer the allocator never returned', () => {
-  it('interior pointer: replay says how far inside which block', () => {
-    const r = recordFixture('interior_free');
-    expect(r.status).toBe(134);
-    const { status, s } = replayJson(r.trace);
-    expect(status).toBe(1);
-    expect(s.firstViolation!.message).toMatch(/interior pointer: free of an address 16 bytes inside a live 64-byte block/);
-  });
+interface Case {
+  name: string;
+  what: string;
+  env: NodeJS.ProcessEnv;
+  /** record's exit status (the program's). */
+  status: number;
+  /** The first violation replay must report; null: the replay is clean. */
+  violation: RegExp | null;
+  /** The signal hakmem-replay must die of (at the violation's event); null: it replays cleanly. */
+  nativeSignal: NodeJS.Signals | null;
+}
 
-  it('foreign pointer: glibc aborts on it, and replay says no allocator returned it', () => {
-    const r = recordFixture('foreign_free', {});
-    expect(r.status).toBe(134);
-    const { status, s } = replayJson(r.trace);
-    expect(status).toBe(1);
-    expect(s.firstViolation!.message).toMatch(/outside the heap that no allocator in this process returned/);
-  });
-});
+// The five steps on every case (the double free above walks through them one by one).
+const CASES: Case[] = [
+  { name: 'interior_free', what: 'a free of a pointer 16 bytes inside a live block', env: ABORT, status: 134, violation: /interior pointer: free of an address 16 bytes inside a live 64-byte block/, nativeSignal: 'SIGABRT' },
+  // A static buffer's address exists in no replay process: hakmem-replay reports the free and skips it.
+  { name: 'foreign_free', what: 'a free of a pointer no allocator returned (glibc aborts on it)', env: {}, status: 134, violation: /outside the heap that no allocator in this process returned/, nativeSignal: null },
+  { name: 'realloc_freed', what: 'realloc of a freed block', env: ABORT, status: 134, violation: /realloc of a pointer the allocator never returned|double free: realloc/, nativeSignal: 'SIGABRT' },
+  { name: 'cross_thread_exit', what: 'a cross-thread free after the owning thread exited (legal)', env: {}, status: 0, violation: null, nativeSignal: null },
+  { name: 'wild_write', what: 'a crash the allocator did not cause', env: {}, status: 139, violation: null, nativeSignal: null },
+];
 
-describe('realloc of a freed block', () => {
-  it('replay pinpoints the realloc', () => {
-    const r = recordFixture('realloc_freed');
-    expect(r.status).toBe(134);
-    const { status, s } = replayJson(r.trace);
-    expect(status).toBe(1);
-    expect(s.firstViolation!.id).toBe('I2');
-    expect(s.firstViolation!.message).toMatch(/realloc/);
-  });
-});
+for (const c of CASES) {
+  describe(`${c.name}: ${c.what}`, () => {
+    let trace = '';
+    let event = -1;
+    it('1. record: the trace survives and record exits with the program status', () => {
+      const r = recordFixture(c.name, c.env);
+      trace = r.trace;
+      expect(r.status, r.stderr).toBe(c.status);
+      if (c.status > 128) expect(r.stderr).toMatch(/killed by SIG/);
+    });
 
-describe('a cross-thread free after the owning thread exited', () => {
-  it('is legal: the slab is orphaned, frees wait in its remote queue, the replay is clean', () => {
-    const r = recordFixture('cross_thread_exit');
-    expect(r.status).toBe(0);
-    const { status, s } = replayJson(r.trace);
-    expect(s.violations).toBe(0);
-    expect(s.disagreements).toBe(0);
-    expect(status).toBe(0);
-    // The first block the worker allocated: after main frees it, it waits in a remote queue.
-    const dump = runCli(['dump', r.trace, '--jsonl']).stdout.trim().split('\n').map((l) => JSON.parse(l) as { op: string; tid: number; b: number });
-    const first = dump.find((e) => e.op === 'malloc' && e.tid === 1)!;
-    const b = JSON.parse(runCli(['blame', r.trace, `0x${first.b.toString(16)}`, '--json']).stdout) as { steps: { op: string; state: string; owner: string }[] };
-    expect(b.steps[0].op).toBe('malloc');
-    expect(b.steps.some((x) => /remote queue|released|freelist|TLS/.test(x.state))).toBe(true);
-  });
-});
+    it(`2. replay: ${c.violation ? 'pinpoints the misuse, exit 1' : 'clean, exit 0'}`, () => {
+      const { status, s } = replayJson(trace);
+      if (c.violation) {
+        expect(status).toBe(1);
+        expect(s.firstViolation!.id).toBe('I2');
+        expect(s.firstViolation!.message).toMatch(c.violation);
+        event = s.firstViolation!.event;
+      } else {
+        expect(s.violations).toBe(0);
+        expect(s.disagreements).toBe(0);
+        expect(status).toBe(0);
+        if (c.status > 128) expect(runCli(['replay', trace]).stdout).toMatch(/the trace shows no allocator-level cause/);
+      }
+    });
 
-describe('a crash the allocator did not cause', () => {
-  it('replay says plainly that the trace shows no allocator-level cause', () => {
-    const r = recordFixture('wild_write', {});
-    expect(r.status).toBe(139);
-    const out = runCli(['replay', r.trace]);
-    expect(out.status).toBe(0);
-    expect(out.stdout).toMatch(/the trace shows no allocator-level cause/);
+    it('3. blame: the life of the block (or of the first block) as a list of calls', () => {
+      const dump = runCli(['dump', trace, '--jsonl']).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: number; op: string });
+      const target = event >= 0 ? event : dump.find((e) => e.op === 'malloc')!.event;
+      const r = runCli(['blame', trace, String(target), '--json']);
+      expect(r.status, r.stderr).toBe(0);
+      const b = JSON.parse(r.stdout) as { total: number; steps: { event: number; state: string }[] };
+      expect(b.total).toBeGreaterThanOrEqual(1);
+      expect(b.steps.map((x) => x.event)).toContain(target);
+    });
+
+    it(`4. hakmem-replay: ${c.nativeSignal ? `dies of ${c.nativeSignal} at the same event, every time` : 'replays without failing'}`, () => {
+      for (let i = 0; i < 2; i++) {
+        const r = spawnSync(REPLAY, ['--quiet', trace], { encoding: 'utf8', env: { ...process.env, ...c.env } });
+        if (c.nativeSignal) {
+          expect(r.signal).toBe(c.nativeSignal);
+          expect(r.stderr).toMatch(new RegExp(`hakmem-replay: died of signal \\d+ at event ${event} \\(thread \\d+, (free|realloc)\\)`));
+        } else {
+          expect(r.signal, r.stderr).toBeNull();
+          expect([0, 1]).toContain(r.status);
+        }
+      }
+    });
+
+    it(`5. minimize: ${c.violation ? 'a few events that fail the same way' : 'nothing to minimise'}`, () => {
+      const out = path.join(dir, `${c.name}-min.hkt`);
+      const r = runCli(['minimize', trace, '--out', out, '--json']);
+      const m = JSON.parse(r.stdout) as { minimized: boolean; events?: number; failure?: { what: string } };
+      if (c.violation) {
+        expect(r.status).toBe(1);
+        expect(m.failure!.what).toBe('I2');
+        expect(m.events!).toBeLessThanOrEqual(10);
+        expect(replayJson(out).s.firstViolation!.message).toMatch(c.violation);
+      } else {
+        expect(r.status).toBe(0);
+        expect(m.minimized).toBe(false);
+      }
+    });
   });
-});
+}
 
 describe('a long-running multi-threaded program killed with SIGKILL', () => {
   it('leaves a recovered trace that replays with every placement agreeing', async () => {
