@@ -36,7 +36,7 @@
     "empty pool pages kept for reuse; beyond this an empty page is unmapped")                  \
   X(large_page_bytes, "HAKMEM_LARGE_PAGE", 4096, "large mappings are rounded up to this")       \
   X(heap_reserve_bytes, "HAKMEM_HEAP_RESERVE", 274877906944ULL,                                  \
-    "address space reserved at start (PROT_NONE, no memory): half SuperSlabs, half pool pages") \
+    "address space reserved at start (PROT_NONE, no memory): a quarter SuperSlabs, a quarter pool pages, half large mappings") \
   X(min_align_bytes, "HAKMEM_MIN_ALIGN", 16, "alignment of every block malloc returns")
 
 /* Tiny and pool class tables. Overridable as a comma-separated list
