@@ -15,6 +15,42 @@ import { AddressMap } from '../address-map.js';
 
 export const SYNTH_HEAP_BASE = 0x7e00_0000_0000;
 
+/**
+ * Where a recorder's events go: one event at a time, as scalars (a main slot and up to two
+ * extension slots), so the in-memory sink of the fuzzer allocates nothing per event.
+ */
+export interface TraceSink {
+  emit(op: number, tid: number, a: number, b: number, nExt: number, ea0: number, eb0: number, ea1: number, eb1: number): void;
+  close(): void;
+}
+
+/** The header fields a synthetic trace of `cfg` carries. */
+export function syntheticWriterOptions(cfg: HakmemConfig, internal: boolean, comm: string) {
+  return {
+    config: configEntries(cfg),
+    flags: FLAG_EXACT | (internal ? FLAG_INTERNAL : 0),
+    comm,
+    heapBase: SYNTH_HEAP_BASE,
+    heapBytes: cfg.heapReserveBytes,
+  };
+}
+
+/** A sink writing a trace file. */
+export class FileSink implements TraceSink {
+  private readonly writer: TraceWriter;
+  constructor(path: string, cfg: HakmemConfig, internal: boolean, comm: string) {
+    this.writer = new TraceWriter(path, syntheticWriterOptions(cfg, internal, comm));
+  }
+  emit(op: number, tid: number, a: number, b: number, nExt: number, ea0: number, eb0: number, ea1: number, eb1: number): void {
+    if (nExt === 0) this.writer.event(op, tid, a, b);
+    else if (nExt === 1) this.writer.event(op, tid, a, b, [[ea0, eb0]]);
+    else this.writer.event(op, tid, a, b, [[ea0, eb0], [ea1, eb1]]);
+  }
+  close(): void {
+    this.writer.close();
+  }
+}
+
 const MEMALIGN_OP: Record<MemalignFn, number> = {
   posix_memalign: Op.POSIX_MEMALIGN,
   aligned_alloc: Op.ALIGNED_ALLOC,
@@ -25,16 +61,18 @@ const MEMALIGN_OP: Record<MemalignFn, number> = {
 
 export class SynthRecorder {
   readonly model: HakmemModel;
-  private readonly writer: TraceWriter;
-  private readonly addresses: AddressMap;
-  private readonly started = new Set<number>();
+  protected readonly sink: TraceSink;
+  private events = 0;
+  protected readonly addresses: AddressMap;
+  protected readonly started = new Set<number>();
   private nextSs = 0;
   private nextPage = 0;
   private largeCursor: number;
   private readonly heapBytes: number;
 
+  /** `target`: a trace file to write, or a sink. */
   constructor(
-    path: string,
+    target: string | TraceSink,
     readonly cfg: HakmemConfig,
     opts: { internal?: boolean; comm?: string } = {},
   ) {
@@ -42,21 +80,29 @@ export class SynthRecorder {
     this.heapBytes = cfg.heapReserveBytes;
     this.largeCursor = SYNTH_HEAP_BASE + this.heapBytes / 2;
     this.addresses = new AddressMap(SYNTH_HEAP_BASE, this.heapBytes, cfg.superslabSizeBytes, cfg.poolPageSizeBytes);
-    this.writer = new TraceWriter(path, {
-      config: configEntries(cfg),
-      flags: FLAG_EXACT | (opts.internal ? FLAG_INTERNAL : 0),
-      comm: opts.comm ?? 'synthetic',
-      heapBase: SYNTH_HEAP_BASE,
-      heapBytes: this.heapBytes,
-    });
+    this.sink = typeof target === 'string' ? new FileSink(target, cfg, opts.internal ?? false, opts.comm ?? 'synthetic') : target;
   }
 
   get eventCount(): number {
-    return this.writer.eventCount;
+    return this.events;
   }
 
   close(): void {
-    this.writer.close();
+    this.sink.close();
+  }
+
+  protected emit(op: number, tid: number, a: number, b: number, nExt = 0, ea0 = 0, eb0 = 0, ea1 = 0, eb1 = 0): void {
+    this.events++;
+    this.sink.emit(op, tid, a, b, nExt, ea0, eb0, ea1, eb1);
+  }
+
+  isStarted(tid: number): boolean {
+    return this.started.has(tid);
+  }
+
+  /** The synthetic base of a mapped region (for misuse pointers), or 0. */
+  regionBase(regionId: number): number {
+    return this.addresses.regions.get(regionId)?.base ?? 0;
   }
 
   /** The synthetic address of a placement. */
@@ -76,7 +122,7 @@ export class SynthRecorder {
     if (this.started.has(tid)) return;
     this.started.add(tid);
     this.model.threadStart(tid);
-    this.writer.event(Op.THREAD_START, tid, 0, 1000 + tid);
+    this.emit(Op.THREAD_START, tid, 0, 1000 + tid);
   }
 
   /** Write the region (and internal) events the model emitted. */
@@ -90,44 +136,44 @@ export class SynthRecorder {
         const large = e.regionKind === RegionKind.Large ? this.model.state.regions.get(e.regionId) : undefined;
         const base = this.placeRegion(e.regionKind, e.sizeBytes, large && large.kind === RegionKind.Large ? large.alignBytes : 0);
         this.addresses.map(e.regionId, base, e.sizeBytes, e.regionKind);
-        this.writer.event(Op.REGION_MAP, tid, e.regionId, base, [[e.regionKind, e.sizeBytes]]);
+        this.emit(Op.REGION_MAP, tid, e.regionId, base, 1, e.regionKind, e.sizeBytes);
         break;
       }
       case 'region_unmap': {
         const base = this.addresses.regions.get(e.regionId)?.base ?? 0;
         this.addresses.unmap(e.regionId);
-        this.writer.event(Op.REGION_UNMAP, tid, e.regionId, base);
+        this.emit(Op.REGION_UNMAP, tid, e.regionId, base);
         break;
       }
       case 'region_reuse':
-        this.writer.event(Op.REGION_REUSE, tid, e.regionId, this.addresses.regions.get(e.regionId)?.base ?? 0);
+        this.emit(Op.REGION_REUSE, tid, e.regionId, this.addresses.regions.get(e.regionId)?.base ?? 0);
         break;
       case 'region_remap': {
         const base = this.placeRegion(RegionKind.Large, e.sizeBytes);
         this.addresses.remap(e.regionId, base, e.sizeBytes);
-        this.writer.event(Op.REGION_REMAP, tid, e.regionId, base, [[0, e.sizeBytes]]);
+        this.emit(Op.REGION_REMAP, tid, e.regionId, base, 1, 0, e.sizeBytes);
         break;
       }
       case 'refill':
-        this.writer.event(Op.REFILL, tid, e.classIdx, e.blocks);
+        this.emit(Op.REFILL, tid, e.classIdx, e.blocks);
         break;
       case 'spill':
-        this.writer.event(Op.SPILL, tid, e.classIdx, e.blocks);
+        this.emit(Op.SPILL, tid, e.classIdx, e.blocks);
         break;
       case 'drain':
-        this.writer.event(Op.DRAIN, tid, e.regionId, e.slabIndex * 0x1_0000_0000 + e.blocks);
+        this.emit(Op.DRAIN, tid, e.regionId, e.slabIndex * 0x1_0000_0000 + e.blocks);
         break;
       case 'slab_empty':
-        this.writer.event(Op.SLAB_EMPTY, tid, e.regionId, e.slabIndex);
+        this.emit(Op.SLAB_EMPTY, tid, e.regionId, e.slabIndex);
         break;
       case 'lru_push':
-        this.writer.event(Op.LRU_PUSH, tid, e.regionId, e.vclock);
+        this.emit(Op.LRU_PUSH, tid, e.regionId, e.vclock);
         break;
       case 'lru_pop':
-        this.writer.event(Op.LRU_POP, tid, e.regionId, e.vclock);
+        this.emit(Op.LRU_POP, tid, e.regionId, e.vclock);
         break;
       case 'lru_evict':
-        this.writer.event(Op.LRU_EVICT, tid, e.regionId, e.vclock);
+        this.emit(Op.LRU_EVICT, tid, e.regionId, e.vclock);
         break;
     }
   }
@@ -144,7 +190,8 @@ export class SynthRecorder {
 
   /** Write an arbitrary event (tests and fuzz findings that need a trace the twin would not produce). */
   raw(op: number, tid: number, a: number, b: number, ext: ReadonlyArray<readonly [number, number]> = []): void {
-    this.writer.event(op, tid, a, b, ext);
+    const [e0, e1] = ext;
+    this.emit(op, tid, a, b, ext.length, e0?.[0] ?? 0, e0?.[1] ?? 0, e1?.[0] ?? 0, e1?.[1] ?? 0);
   }
 
   /** Allocating calls: region events first, then the call's record (as natively). */
@@ -162,8 +209,8 @@ export class SynthRecorder {
   malloc(tid: number, size: number): number {
     this.ensureThread(tid);
     const ptr = this.finishAlloc(tid, this.model.malloc(tid, size).placement);
-    if (size >= SIZE_WIDE) this.writer.event(Op.MALLOC, tid, SIZE_WIDE, ptr, [[0, size]]);
-    else this.writer.event(Op.MALLOC, tid, size, ptr);
+    if (size >= SIZE_WIDE) this.emit(Op.MALLOC, tid, SIZE_WIDE, ptr, 1, 0, size);
+    else this.emit(Op.MALLOC, tid, size, ptr);
     return ptr;
   }
 
@@ -171,8 +218,8 @@ export class SynthRecorder {
     this.ensureThread(tid);
     const ptr = this.finishAlloc(tid, this.model.calloc(tid, nmemb, size).placement);
     const total = nmemb * size;
-    if (Number.isSafeInteger(total) && total < 0xffffffff) this.writer.event(Op.CALLOC, tid, total, ptr);
-    else this.writer.event(Op.CALLOC, tid, 0xffffffff, ptr, [[0, nmemb], [0, size]]);
+    if (Number.isSafeInteger(total) && total < 0xffffffff) this.emit(Op.CALLOC, tid, total, ptr);
+    else this.emit(Op.CALLOC, tid, 0xffffffff, ptr, 2, 0, nmemb, 0, size);
     return ptr;
   }
 
@@ -180,8 +227,8 @@ export class SynthRecorder {
     this.ensureThread(tid);
     const out = this.model.memalign(tid, fn, align, size);
     const ptr = this.finishAlloc(tid, out.placement);
-    if (size >= SIZE_WIDE) this.writer.event(MEMALIGN_OP[fn], tid, SIZE_WIDE, ptr, [[out.errno, align], [0, size]]);
-    else this.writer.event(MEMALIGN_OP[fn], tid, size, ptr, [[out.errno, align]]);
+    if (size >= SIZE_WIDE) this.emit(MEMALIGN_OP[fn], tid, SIZE_WIDE, ptr, 2, out.errno, align, 0, size);
+    else this.emit(MEMALIGN_OP[fn], tid, size, ptr, 1, out.errno, align);
     return ptr;
   }
 
@@ -189,8 +236,8 @@ export class SynthRecorder {
     this.ensureThread(tid);
     const out = this.model.realloc(tid, this.resolve(old), size);
     const ptr = this.finishAlloc(tid, out.placement);
-    if (size >= SIZE_WIDE) this.writer.event(Op.REALLOC, tid, SIZE_WIDE, ptr, [[out.errno, old], [0, size]]);
-    else this.writer.event(Op.REALLOC, tid, size, ptr, [[out.errno, old]]);
+    if (size >= SIZE_WIDE) this.emit(Op.REALLOC, tid, SIZE_WIDE, ptr, 2, out.errno, old, 0, size);
+    else this.emit(Op.REALLOC, tid, size, ptr, 1, out.errno, old);
     return ptr;
   }
 
@@ -200,7 +247,7 @@ export class SynthRecorder {
     // The verdict is decided before the record is written, and the record comes before the work.
     const located = ref.kind === 'null' ? Verdict.Null : ref.kind === 'foreign' ? Verdict.Foreign : null;
     const out = this.model.free(tid, ref);
-    this.writer.event(Op.FREE, tid, located ?? out.verdict, ptr);
+    this.emit(Op.FREE, tid, located ?? out.verdict, ptr);
     this.flushModelEvents(tid);
     return out.verdict;
   }
@@ -209,7 +256,7 @@ export class SynthRecorder {
     if (!this.started.has(tid)) return;
     this.model.threadExit(tid);
     this.flushModelEvents(tid);
-    this.writer.event(Op.THREAD_EXIT, tid, 0, 0);
+    this.emit(Op.THREAD_EXIT, tid, 0, 0);
     this.started.delete(tid);
   }
 }
