@@ -32,8 +32,8 @@
   X(pool_page_size_bytes, "HAKMEM_POOL_PAGE_SIZE", 65536, "size and alignment of a pool page")  \
   X(pool_max_bytes, "HAKMEM_POOL_MAX", 53248, "largest size served by Pool TLS (52 KiB)")       \
   X(pool_class_count, "HAKMEM_POOL_CLASS_COUNT", 12, "number of entries of pool_class_size")    \
-  X(pool_free_pages_max_count, "HAKMEM_POOL_FREE_PAGES_MAX", 16,                                \
-    "empty pool pages kept for reuse; beyond this an empty page is unmapped")                  \
+  X(pool_free_pages_max_count, "HAKMEM_POOL_FREE_PAGES_MAX", 256,                                \
+    "empty pool pages kept for reuse (16 MiB, the LRU's byte budget); beyond, unmapped")                  \
   X(large_page_bytes, "HAKMEM_LARGE_PAGE", 4096, "large mappings are rounded up to this")       \
   X(heap_reserve_bytes, "HAKMEM_HEAP_RESERVE", 274877906944ULL,                                  \
     "address space reserved at start (PROT_NONE, no memory): a quarter SuperSlabs, a quarter pool pages, half large mappings") \

@@ -77,7 +77,7 @@ export const DEFAULT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   poolPageSizeBytes: 65536,
   poolMaxBytes: 53248,
   poolClassCount: 12,
-  poolFreePagesMaxCount: 16,
+  poolFreePagesMaxCount: 256,
   largePageBytes: 4096,
   heapReserveBytes: 274877906944,
   minAlignBytes: 16,
