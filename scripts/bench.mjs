@@ -100,7 +100,14 @@ function syscallCounts(preload, argv) {
   const out = path.join(TMP, 'strace.txt');
   sh('strace', ['-f', '-c', '-e', 'trace=mmap,munmap', '-o', out, 'env', `LD_PRELOAD=${preload}`, ...argv]);
   const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-  const count = (name) => Number((text.match(new RegExp(`\\s(\\d+)\\s+(?:\\d+\\s+)?${name}\\n`)) || [, NaN])[1]);
+  // strace -c rows: % time, seconds, usecs/call, calls, [errors], syscall
+  const count = (name) => {
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 5 && f[f.length - 1] === name) return Number(f[3]);
+    }
+    return 0; // not called at all
+  };
   return { mmap: count('mmap'), munmap: count('munmap') };
 }
 
