@@ -47,24 +47,7 @@ size_t HK(malloc_usable_size)(void *);
 #define HK(n) n
 #endif
 
-static __attribute__((unused)) int g_pass, g_fail;
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (cond) {                                                 \
-      g_pass++;                                                 \
-    } else {                                                    \
-      g_fail++;                                                 \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-      fprintf(stderr, __VA_ARGS__);                             \
-      fputc('\n', stderr);                                      \
-    }                                                           \
-  } while (0)
-
-static __attribute__((unused)) int finish(void) {
-  printf("%d passed, %d failed\n", g_pass, g_fail);
-  fflush(stdout);
-  return g_fail ? 1 : 0;
-}
+#include "check.h"
 
 static char g_self[4096];
 static __attribute__((unused)) void self_init(void) {
