@@ -126,6 +126,11 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (file: string, opts: { color?: boolean }) => {
       // Loaded on demand: the other commands do not pay for ink and react (production builds: faster start).
       process.env.NODE_ENV ??= 'production';
+      // ink reads CI / CONTINUOUS_INTEGRATION when it is loaded and, if set, draws nothing until
+      // exit. The TUI runs only on a terminal (it refuses otherwise), so a CI variable in the
+      // user's environment must not blank it: hide them before ink is imported.
+      delete process.env.CI;
+      delete process.env.CONTINUOUS_INTEGRATION;
       const { tuiCommand } = await import('../tui/command.js');
       code = await tuiCommand(file, opts);
     });

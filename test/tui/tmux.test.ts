@@ -61,7 +61,8 @@ describe('tui in tmux', () => {
 
   it.skipIf(!hasTmux)('runs at 80x24: steps, jumps to the end, quits on q', async () => {
     const doneFile = `${dir}/exit-code`;
-    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} tui ${JSON.stringify(file)}; echo $? > ${JSON.stringify(doneFile)}; sleep 30`;
+    // CI=true as on a CI machine: ink would draw nothing until exit if the CLI let it see that.
+    const cmd = `CI=true ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} tui ${JSON.stringify(file)}; echo $? > ${JSON.stringify(doneFile)}; sleep 30`;
     tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', '-c', ROOT, cmd);
     let s = await waitFor((t) => t.includes('Timeline'));
     expect(s).toContain('Timeline start');
