@@ -78,7 +78,9 @@ enum hkt_op {
   /* process and thread structure */
   HKT_THREAD_START = 16,   /* c=thread index, b=OS thread id */
   HKT_THREAD_EXIT = 17,    /* c=thread index */
-  HKT_FORK = 18,           /* b=child pid (recorded in the parent) */
+  HKT_FORK = 18,           /* b=child pid (recorded in the parent after fork() returns) */
+  HKT_EXEC = 19,           /* a=0: an exec is attempted (the file is closed after it);
+                              a=errno: it failed, and recording went on in the same file */
   /* regions */
   HKT_REGION_MAP = 20,     /* a=region id, b=base; ext1: b=size bytes, a=kind (HKT_REGION_*) */
   HKT_REGION_UNMAP = 21,   /* a=region id, b=base */

@@ -69,6 +69,17 @@ static char g_path[HKT_PATH_MAX];          /* the file actually written */
 static uint8_t g_header[HKT_HEADER_BYTES]; /* this process's header (the footer is patched in) */
 static uint64_t g_heap_base, g_heap_bytes;
 static uint32_t g_mode_flags;              /* EXACT | INTERNAL */
+/* A forked child creates its file at its first event (window_map), not at
+ * fork: a child that only execs leaves no file behind. */
+static int g_lazy_open;                    /* under g_window_lock */
+static uint32_t g_lazy_flags;
+/* exec: between trace_exec_begin() and a failed exec's trace_exec_end() the
+ * file is sealed (complete, truncated). Other threads' events wait for the
+ * outcome instead of being dropped; the sealing thread records nothing. */
+static _Atomic int g_exec_pause;
+static __thread int t_exec_sealer;
+static pid_t g_rec_pid; /* the process the open file belongs to (not a vfork child) */
+#define HKT_EXEC_WAIT_NS 60000000000ull /* a paused writer gives up (drops) after 60 s */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -276,11 +287,21 @@ static int write_header(void) {
 
 /* ----------------------------------------------------------------- windows */
 
+static int open_file(uint32_t flags);
+
+/* A forked child's first event: create its file now (under g_window_lock).
+ * On failure recording stays off for this process (events are dropped). */
+__attribute__((cold)) static void lazy_open_locked(void) {
+  g_lazy_open = 0;
+  if (open_file(g_lazy_flags) != 0) __atomic_store_n(&g_trace_enabled, 0, __ATOMIC_RELEASE);
+}
+
 /* Slow path: grow the file and map window w (under g_window_lock). */
 __attribute__((noinline, cold)) static uint8_t *window_map(uint64_t w) {
   if (w >= HKT_WINDOWS_MAX) return 0;
   pthread_mutex_lock(&g_window_lock);
   uint8_t *p = atomic_load_explicit(&g_windows[w], memory_order_acquire);
+  if (!p && g_fd < 0 && g_lazy_open) lazy_open_locked();
   if (!p && g_fd >= 0) {
     uint64_t need = HKT_HEADER_BYTES + (w + 1) * HKT_WINDOW_BYTES;
     int ok = 1;
@@ -324,11 +345,34 @@ static inline void slot_store(uint8_t *p, uint8_t op, uint16_t c, uint32_t a, ui
 
 /* ------------------------------------------------------------- fast path */
 
+/* Slow path of trace_event: the counter says closed. If that is an exec's
+ * seal (and this is not the sealing thread), wait for the exec's outcome: a
+ * successful exec ends this thread with the image; a failed one reopens the
+ * file and the event takes a fresh slot. Returns the slot, or HKT_CLOSED. */
+__attribute__((noinline, cold)) static uint64_t exec_paused_retry(unsigned n) {
+  if (t_exec_sealer) return HKT_CLOSED;
+  uint64_t deadline = 0;
+  for (;;) {
+    if (!atomic_load_explicit(&g_exec_pause, memory_order_acquire)) {
+      if (!__atomic_load_n(&g_trace_enabled, __ATOMIC_ACQUIRE)) return HKT_CLOSED;
+      uint64_t s = atomic_fetch_add_explicit(&g_slot_next, n, memory_order_relaxed);
+      if (s < HKT_CLOSED || !atomic_load_explicit(&g_exec_pause, memory_order_acquire)) return s;
+      continue; /* sealed again by another exec: wait again */
+    }
+    if (!deadline) deadline = mono_ns() + HKT_EXEC_WAIT_NS;
+    else if (mono_ns() > deadline) return HKT_CLOSED;
+    sched_yield();
+  }
+}
+
 void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
                  const uint32_t *ext_a, const uint64_t *ext_b) {
   if (n_ext > 3) n_ext = 3;
   uint64_t s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
-  if (__builtin_expect(s >= HKT_CLOSED, 0)) return; /* closed meanwhile: drop */
+  if (__builtin_expect(s >= HKT_CLOSED, 0)) {
+    s = exec_paused_retry(1 + n_ext);
+    if (s >= HKT_CLOSED) return; /* closed meanwhile: drop */
+  }
   if (n_ext) {
     atomic_fetch_add_explicit(&g_ext_slots, n_ext, memory_order_relaxed);
     for (unsigned i = 0; i < n_ext; i++) {
@@ -344,16 +388,33 @@ void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ex
 
 /* Open a file for this process (pid/ppid/flags given), write its header and
  * map window 0. Returns 0 on success; on failure recording stays off. */
-static int open_recording(uint32_t flags) {
+/* Create this process's file and write its header (no window mapped yet). */
+static int open_file(uint32_t flags) {
   uint64_t pid = (uint64_t)getpid();
   g_fd = open_trace_file(pid);
   if (g_fd < 0) return -1;
+  g_rec_pid = (pid_t)pid;
   build_header(pid, (uint64_t)getppid(), flags);
   g_file_bytes = 0;
+  if (write_header() != 0) {
+    write_err("cannot write ", g_path, errno);
+    close(g_fd);
+    g_fd = -1;
+    return -1;
+  }
+  return 0;
+}
+
+static void reset_slots(void) {
   atomic_store(&g_slot_next, 0);
   atomic_store(&g_ext_slots, 0);
   for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) atomic_store(&g_windows[w], 0);
-  if (write_header() != 0 || !window_map(0)) {
+}
+
+static int open_recording(uint32_t flags) {
+  reset_slots();
+  if (open_file(flags) != 0) return -1;
+  if (!window_map(0)) {
     write_err("cannot write ", g_path, errno);
     close(g_fd);
     g_fd = -1;
@@ -405,44 +466,99 @@ static int wait_tail_complete(uint64_t from, uint64_t to) {
   return 1;
 }
 
+/* Fix slot_count (any later writer sees HKT_CLOSED), wait (bounded) for the
+ * writers still filling slots below it, write the footer (COMPLETE when no
+ * slot is missing), swap the windows for anonymous memory (a writer that
+ * still holds a window pointer then writes into nothing instead of faulting
+ * on a page past EOF) and truncate. Returns the slots kept in the file. The
+ * descriptor stays open. */
+static uint64_t seal(void) {
+  uint64_t slot_count = atomic_fetch_add(&g_slot_next, HKT_CLOSED);
+  if (slot_count >= HKT_CLOSED) slot_count -= HKT_CLOSED; /* cannot happen: sealing is once */
+  uint64_t tail = slot_count > HKT_CLOSE_TAIL_SLOTS ? slot_count - HKT_CLOSE_TAIL_SLOTS : 0;
+  uint64_t max_slots = (uint64_t)HKT_WINDOWS_MAX * HKT_WINDOW_SLOTS;
+  uint64_t written = slot_count < max_slots ? slot_count : max_slots;
+  int complete = wait_tail_complete(tail, written) && written == slot_count;
+  pthread_mutex_lock(&g_window_lock);
+  if (g_fd >= 0) {
+    uint64_t ext = atomic_load(&g_ext_slots);
+    uint8_t *h = g_header;
+    uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
+    if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
+    put_u32(h + 20, flags);
+    put_u64(h + 48, now_ns());
+    put_u64(h + 56, written);
+    put_u64(h + 64, written >= ext ? written - ext : 0);
+    put_u32(h + 76, header_crc(h));
+    write_header();
+    for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
+      uint8_t *p = atomic_load(&g_windows[w]);
+      if (p)
+        mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    }
+    g_file_bytes = HKT_HEADER_BYTES + written * HKT_SLOT_BYTES;
+    if (ftruncate(g_fd, (off_t)g_file_bytes) != 0) write_err("cannot truncate ", g_path, errno);
+  }
+  pthread_mutex_unlock(&g_window_lock);
+  return written;
+}
+
 void trace_close(void) {
   if (!__atomic_load_n(&g_trace_enabled, __ATOMIC_ACQUIRE)) return;
   if (atomic_exchange(&g_closing, 1)) return;
   int exact = g_trace_exact;
   if (exact) trace_exact_lock();
   __atomic_store_n(&g_trace_enabled, 0, __ATOMIC_RELEASE);
-  uint64_t slot_count = atomic_fetch_add(&g_slot_next, HKT_CLOSED);
-  if (slot_count >= HKT_CLOSED) slot_count -= HKT_CLOSED; /* cannot happen: closing is once */
-  uint64_t tail = slot_count > HKT_CLOSE_TAIL_SLOTS ? slot_count - HKT_CLOSE_TAIL_SLOTS : 0;
-  uint64_t max_slots = (uint64_t)HKT_WINDOWS_MAX * HKT_WINDOW_SLOTS;
-  uint64_t written = slot_count < max_slots ? slot_count : max_slots;
-  int complete = wait_tail_complete(tail, written) && written == slot_count;
-  uint64_t ext = atomic_load(&g_ext_slots);
-  uint8_t *h = g_header;
-  uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
-  if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
-  put_u32(h + 20, flags);
-  put_u64(h + 48, now_ns());
-  put_u64(h + 56, written);
-  put_u64(h + 64, written >= ext ? written - ext : 0);
-  put_u32(h + 76, header_crc(h));
-  write_header();
-  /* Swap the windows for anonymous memory before truncating: a writer that
-   * still holds a window pointer (it passed the enabled check before close)
-   * then writes into nothing instead of faulting on a page past EOF. */
+  seal();
+  pthread_mutex_lock(&g_window_lock);
+  if (g_fd >= 0) close(g_fd);
+  g_fd = -1;
+  g_lazy_open = 0; /* a forked child that never recorded: no file at all */
+  pthread_mutex_unlock(&g_window_lock);
+  if (exact) trace_exact_unlock();
+}
+
+/* -------------------------------------------------------------------- exec */
+
+static uint64_t g_sealed_slots; /* slots in the file while an exec is pending */
+
+int trace_exec_begin(uint16_t tid) {
+  if (!trace_on()) return 0;
+  pthread_mutex_lock(&g_window_lock);
+  int opened = g_fd >= 0;
+  pthread_mutex_unlock(&g_window_lock);
+  if (!opened) return 0; /* a forked child that has recorded nothing: no file to seal */
+  /* A vfork (or posix_spawn) child shares our memory and descriptors: its exec
+   * must not seal the parent's file. */
+  if (getpid() != g_rec_pid) return 0;
+  if (atomic_exchange(&g_closing, 1)) return 0;
+  trace_event(HKT_EXEC, tid, 0, 0, 0, 0, 0);
+  t_exec_sealer = 1;
+  atomic_store_explicit(&g_exec_pause, 1, memory_order_release);
+  g_sealed_slots = seal();
+  return 1;
+}
+
+void trace_exec_end(uint16_t tid, int err, int sealed) {
+  if (!sealed) return;
+  /* The exec failed: reopen the same file where it was sealed. */
   pthread_mutex_lock(&g_window_lock);
   for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
     uint8_t *p = atomic_load(&g_windows[w]);
-    if (p)
-      mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (p) munmap(p, HKT_WINDOW_BYTES);
+    atomic_store(&g_windows[w], 0);
   }
-  if (ftruncate(g_fd, (off_t)(HKT_HEADER_BYTES + written * HKT_SLOT_BYTES)) != 0)
-    write_err("cannot truncate ", g_path, errno);
-  close(g_fd);
-  g_fd = -1;
+  uint8_t *h = g_header;
+  put_u32(h + 20, (uint32_t)h[20] & ~HKT_FLAG_COMPLETE);
+  put_u32(h + 76, header_crc(h));
+  write_header();
   pthread_mutex_unlock(&g_window_lock);
-  if (exact) trace_exact_unlock();
+  atomic_store(&g_closing, 0);
+  atomic_store(&g_slot_next, g_sealed_slots);
+  t_exec_sealer = 0;
+  atomic_store_explicit(&g_exec_pause, 0, memory_order_release);
+  trace_event(HKT_EXEC, tid, (uint32_t)err, 0, 0, 0, 0);
 }
 
 /* -------------------------------------------------------------- exact lock */
@@ -479,6 +595,8 @@ void trace_atfork_parent(void) {
 }
 
 void trace_atfork_child(void) {
+  t_exec_sealer = 0;
+  atomic_store(&g_exec_pause, 0);
   if (!g_trace_enabled || atomic_load(&g_closing)) {
     if (g_trace_exact) exact_reinit();
     return;
@@ -500,11 +618,15 @@ void trace_atfork_child(void) {
    * ours): only this thread exists now, so it is simply free. A later
    * trace_exact_unlock() by the atfork chain finds it not ours and returns. */
   exact_reinit();
-  if (open_recording(g_mode_flags | HKT_FLAG_FORKED) != 0) {
-    g_trace_internal = 0;
-    return; /* g_trace_exact stays: the atfork chain still balances its lock calls */
-  }
+  /* The child's own file is created at its first event (window_map). */
+  reset_slots();
+  g_lazy_flags = g_mode_flags | HKT_FLAG_FORKED;
+  g_lazy_open = 1;
   __atomic_store_n(&g_trace_enabled, 1, __ATOMIC_RELEASE);
+}
+
+void trace_fork_parent(uint16_t tid, uint64_t child_pid) {
+  trace_ev0(HKT_FORK, tid, 0, child_pid);
 }
 
 /* The path of the file being written ("" when not recording). For tests. */

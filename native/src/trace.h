@@ -42,11 +42,25 @@ void trace_exact_lock(void);
 void trace_exact_unlock(void);
 
 /* fork: prepare takes the recorder's locks; parent releases them; child
- * releases them, opens its own file (flag FORKED) and records nothing of the
- * parent's. The allocator's atfork handlers call these. */
+ * releases them and records nothing of the parent's: its own file (flag
+ * FORKED) is created at its first event. The allocator's atfork handlers
+ * call these. */
 void trace_atfork_prepare(void);
 void trace_atfork_parent(void);
 void trace_atfork_child(void);
+
+/* fork() (process.c) records FORK with the child's pid in the parent, after
+ * the fork returned. */
+void trace_fork_parent(uint16_t tid, uint64_t child_pid);
+
+/* exec (process.c): begin records EXEC (a = 0) and seals the file (footer,
+ * COMPLETE, truncated) so the old image's trace is complete if the exec
+ * succeeds; other threads' events wait meanwhile. Returns 1 if it sealed.
+ * end (reached only when the exec failed) reopens the same file where it was
+ * sealed, lets the waiting events in, and records EXEC with a = errno. In
+ * exact mode the caller holds the exact lock around both. */
+int trace_exec_begin(uint16_t tid);
+void trace_exec_end(uint16_t tid, int err, int sealed);
 
 /* The path of the file being written, "" when not recording (tests, messages). */
 const char *trace_path(void);

@@ -87,6 +87,7 @@ static inline const char *hkt_op_name(unsigned op) {
     case HKT_THREAD_START: return "thread_start";
     case HKT_THREAD_EXIT: return "thread_exit";
     case HKT_FORK: return "fork";
+    case HKT_EXEC: return "exec";
     case HKT_REGION_MAP: return "region_map";
     case HKT_REGION_UNMAP: return "region_unmap";
     case HKT_REGION_REUSE: return "region_reuse";

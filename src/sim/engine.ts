@@ -244,6 +244,7 @@ export class ReplayEngine {
         this.modelChecks?.threadExited(ev.index, ev.tid);
         break;
       case Op.FORK:
+      case Op.EXEC:
         break;
       case Op.REGION_MAP:
         this.stats.maps++;
