@@ -90,11 +90,16 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
   if (t->active) return t;
   t->active = 1;
   if (t->exited_once) return t;
+  /* exact mode: the index, THREAD_START and the registry entry under the exact lock, so thread
+   * indices appear in the trace in the order they were handed out. */
+  int exact = g_trace_exact;
+  if (exact) trace_exact_lock();
   t->index = atomic_fetch_add_explicit(&g_next_thread_index, 1, memory_order_relaxed);
   t->os_tid = (uint64_t)syscall(SYS_gettid);
   t->notify = notify_make(t->index);
   trace_ev0(HKT_THREAD_START, (uint16_t)t->index, 0, t->os_tid);
   registry_insert(t);
+  if (exact) trace_exact_unlock();
   /* pthread_setspecific may allocate (a key beyond the first level): t is active by now,
    * so that allocation is served normally. */
   if (g_exit_key_ok) pthread_setspecific(g_exit_key, t);
