@@ -9,12 +9,16 @@
  * complete trace instead of an unclosed one; if the exec fails, recording
  * goes on in the same file and EXEC is recorded again with the errno.
  *
+ * pthread_create: the recorder leaves its single-thread mode (trace.c) before
+ * the new thread exists.
+ *
  * Every wrapper calls the next definition (RTLD_NEXT). None allocates, so
  * they are safe between fork and exec. Not built with HAKMEM_PREFIX (the ASan
  * test build links the allocator into a test binary under hak_ names). */
 #ifndef HAKMEM_PREFIX
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include "hk_internal.h"
@@ -47,6 +51,19 @@ static void *next_sym(void *_Atomic *slot, const char *name) {
 static uint16_t self_index(void) {
   hk_ensure_init();
   return (uint16_t)hk_thread()->index;
+}
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+/* The recorder counts slots without a locked instruction while the process
+ * has one thread: leave that mode before the second thread exists. */
+HK_API int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*start)(void *),
+                          void *arg) {
+  static void *_Atomic next_pthread_create;
+  pthread_create_fn f = (pthread_create_fn)next_sym(&next_pthread_create, "pthread_create");
+  if (!f) return EAGAIN;
+  trace_threads_begin();
+  return f(th, attr, start, arg);
 }
 
 HK_API pid_t fork(void) {

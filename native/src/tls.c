@@ -95,6 +95,8 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
   int exact = g_trace_exact;
   if (exact) trace_exact_lock();
   t->index = atomic_fetch_add_explicit(&g_next_thread_index, 1, memory_order_relaxed);
+  /* a second thread that was not created through pthread_create (raw clone) */
+  if (t->index > 0 && HK_UNLIKELY(g_trace_single)) trace_threads_begin();
   t->os_tid = (uint64_t)syscall(SYS_gettid);
   t->notify = notify_make(t->index);
   trace_ev0(HKT_THREAD_START, (uint16_t)t->index, 0, t->os_tid);

@@ -38,6 +38,12 @@
 int g_trace_enabled;
 int g_trace_exact;
 int g_trace_internal;
+/* 1 while this process has a single thread: the slot counter then needs no
+ * locked instruction (a plain load and store; the lock prefix was half of an
+ * event's cost on one thread). Cleared, for good, by the pthread_create
+ * wrapper before a second thread exists (process.c), or by a thread's first
+ * allocator call if it was created some other way (tls.c). */
+int g_trace_single;
 
 #define HKT_WINDOW_BYTES (64ull << 20)
 #define HKT_WINDOW_SLOTS (HKT_WINDOW_BYTES / HKT_SLOT_BYTES)
@@ -368,7 +374,13 @@ __attribute__((noinline, cold)) static uint64_t exec_paused_retry(unsigned n) {
 void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
                  const uint32_t *ext_a, const uint64_t *ext_b) {
   if (n_ext > 3) n_ext = 3;
-  uint64_t s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
+  uint64_t s;
+  if (__builtin_expect(g_trace_single, 1)) {
+    s = atomic_load_explicit(&g_slot_next, memory_order_relaxed);
+    atomic_store_explicit(&g_slot_next, s + 1 + n_ext, memory_order_relaxed);
+  } else {
+    s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
+  }
   if (__builtin_expect(s >= HKT_CLOSED, 0)) {
     s = exec_paused_retry(1 + n_ext);
     if (s >= HKT_CLOSED) return; /* closed meanwhile: drop */
@@ -385,6 +397,32 @@ void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ex
 }
 
 /* -------------------------------------------------------------- open/close */
+
+/* The number of threads of this process from /proc/self/status ("Threads:"),
+ * 0 if it cannot be read. Syscalls only. */
+static unsigned proc_thread_count(void) {
+  char buf[4096];
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  for (ssize_t i = 0; i + 8 < n; i++) {
+    if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, "Threads:", 8) == 0) {
+      unsigned v = 0;
+      for (ssize_t j = i + 8; j < n && buf[j] != '\n'; j++)
+        if (buf[j] >= '0' && buf[j] <= '9') v = v * 10 + (unsigned)(buf[j] - '0');
+      return v;
+    }
+  }
+  return 0;
+}
+
+void trace_threads_begin(void) {
+  if (__atomic_load_n(&g_trace_single, __ATOMIC_RELAXED))
+    __atomic_store_n(&g_trace_single, 0, __ATOMIC_SEQ_CST);
+}
 
 /* Open a file for this process (pid/ppid/flags given), write its header and
  * map window 0. Returns 0 on success; on failure recording stays off. */
@@ -444,6 +482,9 @@ void trace_init(const hakmem_config_t *cfg, uint64_t heap_base, uint64_t heap_by
   g_heap_bytes = heap_bytes;
   g_mode_flags = (exact ? HKT_FLAG_EXACT : 0) | (intern ? HKT_FLAG_INTERNAL : 0);
   if (open_recording(g_mode_flags) != 0) return;
+#ifndef HAKMEM_PREFIX /* the wrappers that end single-thread mode exist only in the .so */
+  g_trace_single = proc_thread_count() == 1;
+#endif
   g_trace_exact = exact;
   g_trace_internal = intern;
   atomic_store(&g_closing, 0);
@@ -618,8 +659,12 @@ void trace_atfork_child(void) {
    * ours): only this thread exists now, so it is simply free. A later
    * trace_exact_unlock() by the atfork chain finds it not ours and returns. */
   exact_reinit();
-  /* The child's own file is created at its first event (window_map). */
+  /* The child's own file is created at its first event (window_map). Only
+   * the forking thread exists in the child. */
   reset_slots();
+#ifndef HAKMEM_PREFIX
+  g_trace_single = 1;
+#endif
   g_lazy_flags = g_mode_flags | HKT_FLAG_FORKED;
   g_lazy_open = 1;
   __atomic_store_n(&g_trace_enabled, 1, __ATOMIC_RELEASE);

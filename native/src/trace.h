@@ -13,6 +13,12 @@
 extern int g_trace_enabled;  /* 1 while a trace file is open */
 extern int g_trace_exact;    /* 1 in exact mode: the API layer holds trace_exact_lock() per call */
 extern int g_trace_internal; /* 1 when internal decision events are recorded */
+extern int g_trace_single;   /* 1 while the process has one thread (trace.c) */
+
+/* Leave single-thread mode for good: called before a second thread can exist
+ * (the pthread_create wrapper), and by a thread's first call if it was not
+ * seen being created. */
+void trace_threads_begin(void);
 
 static inline int trace_on(void) { return __builtin_expect(g_trace_enabled, 0); }
 

@@ -63,6 +63,11 @@ int main(void) {
   unsetenv("HAKMEM_TRACE");
   CHECK(g_trace_enabled && !g_trace_exact && !g_trace_internal, "recording on, fast mode");
   CHECK(strcmp(trace_path(), path) == 0, "trace_path() = %s", trace_path());
+  CHECK(g_trace_single, "one thread so far: the slot counter needs no locked instruction");
+  /* This binary's compiled-in recorder is not the one libhakmem's pthread_create wrapper
+   * switches, so leave single-thread mode by hand, as the wrapper does. */
+  trace_threads_begin();
+  CHECK(!g_trace_single, "multi-thread mode before the second thread exists");
   pthread_t th[THREADS];
   uint64_t t0 = mono();
   for (uintptr_t i = 0; i < THREADS; i++) pthread_create(&th[i], 0, writer, (void *)(i + 1));
