@@ -82,7 +82,7 @@ HK_API pid_t fork(void) {
 #define EXEC_AROUND(call)                                  \
   int sealed = 0, exact = 0;                               \
   uint16_t tid = 0;                                        \
-  if (trace_on()) {                                        \
+  if (trace_exec_applies()) {                              \
     tid = self_index();                                    \
     exact = g_trace_exact;                                 \
     if (exact) trace_exact_lock();                         \

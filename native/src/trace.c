@@ -564,15 +564,19 @@ void trace_close(void) {
 
 static uint64_t g_sealed_slots; /* slots in the file while an exec is pending */
 
-int trace_exec_begin(uint16_t tid) {
+int trace_exec_applies(void) {
   if (!trace_on()) return 0;
   pthread_mutex_lock(&g_window_lock);
   int opened = g_fd >= 0;
   pthread_mutex_unlock(&g_window_lock);
   if (!opened) return 0; /* a forked child that has recorded nothing: no file to seal */
   /* A vfork (or posix_spawn) child shares our memory and descriptors: its exec
-   * must not seal the parent's file. */
-  if (getpid() != g_rec_pid) return 0;
+   * must not seal the parent's file (nor touch the parent's thread state). */
+  return getpid() == g_rec_pid;
+}
+
+int trace_exec_begin(uint16_t tid) {
+  if (!trace_exec_applies()) return 0;
   if (atomic_exchange(&g_closing, 1)) return 0;
   trace_event(HKT_EXEC, tid, 0, 0, 0, 0, 0);
   t_exec_sealer = 1;

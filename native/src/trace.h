@@ -65,6 +65,7 @@ void trace_fork_parent(uint16_t tid, uint64_t child_pid);
  * end (reached only when the exec failed) reopens the same file where it was
  * sealed, lets the waiting events in, and records EXEC with a = errno. In
  * exact mode the caller holds the exact lock around both. */
+int trace_exec_applies(void); /* recording, file open, and not a vfork child */
 int trace_exec_begin(uint16_t tid);
 void trace_exec_end(uint16_t tid, int err, int sealed);
 
