@@ -244,8 +244,9 @@ HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
     hk_slab_t *next = s->touch_next;
     s->touched = 0;
     s->touch_next = NULL;
-#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: EMPTY is never detected (outside thread exit) */
-    if (!t->in_flush) { s = next; continue; }
+#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: EMPTY is never detected */
+    s = next;
+    continue;
 #endif
     if (s->used == 0) hk_release_slab(t, s);
     s = next;
@@ -265,8 +266,13 @@ void hk_thread_exit_flush(hk_thread_t *t) {
     for (hk_slab_t *s = t->owned_head[c]; s;) {
       hk_slab_t *next = s->onext;
       if (atomic_load_explicit(&s->remote, memory_order_acquire)) hk_drain(s, tid);
-      if (s->used == 0) hk_release_slab(t, s);
-      else {
+#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: an empty slab is orphaned, not released */
+      if (0) {
+#else
+      if (s->used == 0) {
+#endif
+        hk_release_slab(t, s);
+      } else {
         hk_owned_remove(t, s);
         hk_orphan_slab(s);
       }

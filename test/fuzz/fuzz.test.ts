@@ -31,6 +31,7 @@ function opts(over: Partial<CampaignOptions> = {}): CampaignOptions {
     config: 'small',
     variant: null,
     misuse: false,
+    native: null,
     shardIndex: 0,
     shardCount: 1,
     workerIndex: 0,
