@@ -34,7 +34,7 @@ export interface FuzzCliOptions {
   workers: string;
   shard: string;
   schedule: string;
-  config: string;
+  config?: string;
   variant?: string;
   native?: boolean;
   misuse?: boolean;
@@ -56,8 +56,9 @@ export async function fuzzCommand(o: FuzzCliOptions): Promise<number> {
   const maxOps = int('--ops', o.ops, 1, 100000);
   if (o.schedule !== 'picks' && o.schedule !== 'pct') throw new UsageError(`fuzz: --schedule must be picks or pct, got '${o.schedule}'`);
   const schedule: ScheduleMode = o.schedule;
-  if (!(o.config in CONFIG_PRESETS)) throw new UsageError(`fuzz: --config must be one of ${Object.keys(CONFIG_PRESETS).join(', ')}, got '${o.config}'`);
-  const config = o.config as ConfigPreset;
+  const configName = o.config ?? (o.native ? 'tight' : 'small');
+  if (!(configName in CONFIG_PRESETS)) throw new UsageError(`fuzz: --config must be one of ${Object.keys(CONFIG_PRESETS).join(', ')}, got '${configName}'`);
+  const config = configName as ConfigPreset;
   let variant = null;
   let native: NativeSpec | null = null;
   if (o.native) {

@@ -148,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'worker threads', '1')
     .option('--shard <i/n>', 'take shard i of n of the seed space', '0/1')
     .option('--schedule <mode>', 'picks (schedule as data, shrinkable) or pct', 'picks')
-    .option('--config <preset>', 'allocator configuration: small or default', 'small')
+    .option('--config <preset>', 'allocator configuration: small, tight or default (default: small; with --native: tight)')
     .option('--variant <name>', 'plant a seeded bug: into the twin (tls-leak, no-empty, double-refill, drain-loses-block), or with --native the native build hakmem-replay-NAME (those four, refill-fallback, align-reenters, header-read)')
     .option('--native', 'also run every case on the real allocator (hakmem-replay --serve) and check that it agrees with the twin')
     .option('--misuse', 'also generate foreign, double, interior and wild frees (I2 is then expected, not a finding)')

@@ -27,6 +27,8 @@ export interface HakmemConfig {
   largePageBytes: number;
   heapReserveBytes: number;
   minAlignBytes: number;
+  /** 0: no bound but the reservation. Absent from traces older than it: read as 0. */
+  superslabMaxCount: number;
   /** tiny_class_size[0 .. tinyClassCount) */
   tinyClassSize: number[];
   /** pool_class_size[0 .. poolClassCount) */
@@ -52,6 +54,7 @@ export const CONFIG_FIELDS = [
   ['large_page_bytes', 'largePageBytes'],
   ['heap_reserve_bytes', 'heapReserveBytes'],
   ['min_align_bytes', 'minAlignBytes'],
+  ['superslab_max_count', 'superslabMaxCount'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof HakmemConfig]>;
 
 type ScalarKey = (typeof CONFIG_FIELDS)[number][1];
@@ -81,6 +84,7 @@ export const DEFAULT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   largePageBytes: 4096,
   heapReserveBytes: 274877906944,
   minAlignBytes: 16,
+  superslabMaxCount: 0,
   tinyClassSize: [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024],
   poolClassSize: [2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 40960, 49152, 53248],
 });
@@ -101,8 +105,11 @@ export function copyConfig(cfg: Readonly<HakmemConfig>): HakmemConfig {
   return { ...cfg, tinyClassSize: [...cfg.tinyClassSize], poolClassSize: [...cfg.poolClassSize] };
 }
 
+/** Entries added after the trace format's first version: absent means this value (no bound). */
+const ADDED_LATER: ReadonlyMap<string, bigint> = new Map([['superslab_max_count', 0n]]);
+
 function readEntry(entries: ReadonlyMap<string, bigint>, name: string): number {
-  const v = entries.get(name);
+  const v = entries.get(name) ?? ADDED_LATER.get(name);
   if (v === undefined) throw new ConfigError(name, 'missing');
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError(name, `value ${v} out of range`);
   return Number(v);

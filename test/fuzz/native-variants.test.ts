@@ -1,8 +1,7 @@
 /**
  * The native seeded-bug matrix (docs/fuzzing.md, "Native variants"): for each
- * native build hakmem-replay-NAME that the fuzzer can reach with the small
- * preset, `fuzz --native --variant NAME` from a fixed seed finds it with the
- * right kind of finding and shrinks it; the correct build gives no finding on
+ * native build hakmem-replay-NAME, `fuzz --native --variant NAME` (the tight
+ * preset) from a fixed seed finds it with the right kind of finding and shrinks it; the correct build gives no finding on
  * the same budget. Needs native/build (npm install builds it).
  */
 import fs from 'node:fs';
@@ -14,7 +13,7 @@ import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const SEED = 1;
-const BUDGET = 400;
+const BUDGET = 1000;
 
 function opts(variant: NativeVariant | null): CampaignOptions {
   return {
@@ -24,7 +23,7 @@ function opts(variant: NativeVariant | null): CampaignOptions {
     threads: 4,
     maxOps: 128,
     schedule: 'picks',
-    config: 'small',
+    config: 'tight',
     variant: null,
     misuse: false,
     native: { variant },
@@ -38,6 +37,8 @@ function opts(variant: NativeVariant | null): CampaignOptions {
 /** The finding each variant must produce, and the most trace events its reproducer may have. */
 const EXPECT: Array<{ variant: NativeVariant; id: string; maxEvents: number }> = [
   { variant: 'tls-leak', id: 'native-disagreement', maxEvents: 20 },
+  { variant: 'no-empty', id: 'native-disagreement', maxEvents: 20 },
+  { variant: 'refill-fallback', id: 'native-crash', maxEvents: 20 },
   { variant: 'double-refill', id: 'native-crash', maxEvents: 20 },
   { variant: 'drain-loses-block', id: 'native-disagreement', maxEvents: 20 },
   { variant: 'header-read', id: 'native-crash', maxEvents: 20 },
