@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
@@ -1165,6 +1166,9 @@ int main(int argc, char **argv) {
       g_trace_path = 0;
     }
     setenv("HAKMEM_REPLAY_REEXEC", "1", 1);
+    /* the client may hold our stdin open read-write (a FIFO): its death must end us */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(0);
     if (hakmem_config) (void)hakmem_config(); /* initialise once: every child inherits it */
     serve_loop(&g_trace_path, &out_path);
   }
