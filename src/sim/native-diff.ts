@@ -41,6 +41,26 @@ export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?
     const every = opts.digestEvery ?? 10000;
     const r = spawnSync(replayBin, ['--out', out, '--digest-every', String(every), file], { encoding: 'utf8', maxBuffer: 16 << 20 });
     if (r.error) throw new TraceError(file, 0, null, `cannot run ${replayBin}: ${r.error.message}`);
+    if (r.signal !== null) {
+      // The real allocator crashed (or was killed) replaying it: that is the first disagreement;
+      // the lines it wrote before dying are compared as far as they go.
+      const why = (r.stderr || '').trim().split('\n').find((l) => l.includes('died of signal')) ?? `killed by ${r.signal}`;
+      const m = /at event (\d+) \(thread (\d+), (\w+)\)/.exec(why);
+      const crash: Disagreement = {
+        event: m ? Number(m[1]) : -1,
+        tid: m ? Number(m[2]) : -1,
+        op: m ? m[3] : '?',
+        what: `the native replay died (${r.signal})`,
+        recorded: `native: ${why.replace(/^hakmem-replay: /, '')}`,
+        model: 'twin: ran on to the end',
+      };
+      const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+      const sum = text.startsWith('hakmem-replay\t1\n') ? compareReplayOutput(file, out, null, { digestsAfterCallsOnly: every === 1 }) : emptySummary(file);
+      sum.disagreements++;
+      sum.samples.unshift(crash);
+      sum.firstDisagreement = crash;
+      return sum;
+    }
     if (r.status === 2 || !fs.existsSync(out)) {
       throw new TraceError(file, 0, null, `hakmem-replay rejected it: ${(r.stderr || '').trim().split('\n')[0] || `exit ${r.status}`}`);
     }
@@ -48,6 +68,25 @@ export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function emptySummary(file: string): NativeDiffSummary {
+  return {
+    file,
+    events: 0,
+    placements: 0,
+    placementsAgreed: 0,
+    verdicts: 0,
+    verdictsAgreed: 0,
+    digests: 0,
+    digestsAgreed: 0,
+    agreementPercent: 0,
+    disagreements: 0,
+    firstDisagreement: null,
+    samples: [],
+    nativeSeconds: 0,
+    nativeExit: null,
+  };
 }
 
 /**

@@ -78,7 +78,16 @@ describe('fuzz --native: seeded native bugs are found and shrunk', () => {
     expect(r.stdout).toMatch(/found native-crash/);
     expect(r.stdout).toMatch(/^hakmem-sim replay .*\.hkt$/m);
     expect(r.stdout).toMatch(/^hakmem-sim fuzz --case-seed \d+ --path [\d:]+ .*--native --variant header-read$/m);
-    expect(fs.readdirSync(dir).some((n) => n.endsWith('.hkt'))).toBe(true);
+    const saved = fs.readdirSync(dir).find((n) => n.endsWith('.hkt'));
+    expect(saved).toBeDefined();
+    // diff --native --variant replays it on the same build: the crash is its first disagreement.
+    const diff = runCli(['diff', '--native', '--variant', 'header-read', `${dir}/${saved}`]);
+    expect(diff.status).toBe(1);
+    expect(diff.stdout).toMatch(/the native replay died \(SIGSEGV\)/);
+    // The correct build replays the same trace in agreement with the twin.
+    const ok = runCli(['diff', '--native', `${dir}/${saved}`]);
+    expect(ok.status).toBe(0);
+    expect(runCli(['diff', '--variant', 'header-read', `${dir}/${saved}`]).status).toBe(2);
     const bad = runCli(['fuzz', '--native', '--variant', 'nope', '--runs', '1']);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
