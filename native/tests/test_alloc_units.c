@@ -289,7 +289,7 @@ static int scenario_config(void) {
     if (!strcmp(e[i].name, "tiny_class_size_3") && e[i].value == 256) found++;
     if (!strcmp(e[i].name, "pool_class_size_0")) found++;
   }
-  CHECK(found == 3 && n == 17 + 4 + c->pool_class_count, "config entries (%u)", n);
+  CHECK(found == 3 && n == 18 + 4 + c->pool_class_count, "config entries (%u)", n);
   void *p = HK(malloc)(200);
   CHECK(HK(malloc_usable_size)(p) == 256, "the overridden classes are used");
   void *q = HK(malloc)(300); /* above tiny_max: pool */
@@ -298,6 +298,26 @@ static int scenario_config(void) {
   HK(free)(q);
   return g_fail;
 }
+/* superslab_max_count 1, four 16 KiB slabs: four classes get a slab, the fifth finds none
+ * (ENOMEM: no second SuperSlab is mapped). */
+static int scenario_ssmax(void) {
+  const hakmem_config_t *c = hakmem_config();
+  CHECK(c->superslab_max_count == 1 && c->slab_size_bytes == 16384, "env overrides");
+  void *p[4];
+  for (int i = 0; i < 4; i++) {
+    p[i] = HK(malloc)(c->tiny_class_size[i]);
+    CHECK(p[i] != NULL, "class %d gets a slab", i);
+  }
+  errno = 0;
+  void *q = HK(malloc)(c->tiny_class_size[4]);
+  CHECK(q == NULL && errno == ENOMEM, "a fifth class finds no slab: ENOMEM");
+  hakmem_stats_t st;
+  hakmem_stats(&st);
+  CHECK(st.superslabs_live == 1, "one SuperSlab mapped (%llu)", (unsigned long long)st.superslabs_live);
+  for (int i = 0; i < 4; i++) HK(free)(p[i]);
+  return g_fail;
+}
+
 static int scenario_badconfig(void) {
   const hakmem_config_t *c = hakmem_config();
   CHECK(c->tls_cap_blocks == 64 && c->slab_size_bytes == 65536, "invalid config falls back to defaults");
@@ -316,6 +336,7 @@ static int child(const char *name) {
   if (!strcmp(name, "seed003")) return scenario_seed003();
   if (!strcmp(name, "config")) return scenario_config();
   if (!strcmp(name, "badconfig")) return scenario_badconfig();
+  if (!strcmp(name, "ssmax")) return scenario_ssmax();
   if (!strcmp(name, "empty")) { run_thread(empty_thread, NULL); return g_fail; }
   return 100;
 }
@@ -343,6 +364,8 @@ int main(int argc, char **argv) {
     expect_ok("config", env);
     const char *bad[] = {"HAKMEM_SLAB_SIZE=12345", NULL};
     expect_ok("badconfig", bad);
+    const char *ssmax[] = {"HAKMEM_SUPERSLAB_SIZE=65536", "HAKMEM_SLAB_SIZE=16384", "HAKMEM_SUPERSLAB_MAX=1", NULL};
+    expect_ok("ssmax", ssmax);
   }
   {
     char a[256], b[256], c[256];
