@@ -142,9 +142,9 @@ export class ReplayEngine {
     this.checks = opts.checks ?? 'full';
     const report = (v: Violation) => this.violate(v);
     this.traceChecks = this.checks === 'off' ? null : new TraceChecks(this.cfg, this.addresses, report, (p) => this.describeAddress(p));
-    const live = this.traceChecks?.live;
+    const blocks = this.traceChecks?.blocks;
     this.modelChecks =
-      this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => live?.has(a) ?? false) : null;
+      this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => blocks?.isLive(a) ?? false) : null;
   }
 
   private violate(v: Violation): void {
@@ -180,8 +180,8 @@ export class ReplayEngine {
         if (this.traceChecks && oldPtr !== 0 && ev.b === 0 && size !== 0) this.traceChecks.mustBeLive(ev.index, ev.tid, oldPtr, 'realloc');
         if (this.traceChecks && oldPtr !== 0 && !(ev.b === 0 && size !== 0)) {
           const was = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
-          if (was) this.unlive(was.size);
-          if (was && oldPlaced) this.modelChecks?.userFree(oldPlaced);
+          if (was >= 0) this.unlive(was);
+          if (was >= 0 && oldPlaced) this.modelChecks?.userFree(oldPlaced);
           this.touched = oldPlaced;
         }
         if (size === 0 && oldPtr !== 0) {
@@ -211,8 +211,8 @@ export class ReplayEngine {
         this.lastVerdict = out.verdict;
         if (this.traceChecks) {
           const was = this.traceChecks.released(ev.index, ev.tid, ev.b, 'free');
-          if (was) this.unlive(was.size);
-          if (was && placed) this.modelChecks?.userFree(placed);
+          if (was >= 0) this.unlive(was);
+          if (was >= 0 && placed) this.modelChecks?.userFree(placed);
           this.touched = placed;
         }
         this.seeThread(ev.tid);

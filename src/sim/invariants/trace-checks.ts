@@ -9,22 +9,10 @@ import { Router, ROUTE_LARGE, ROUTE_POOL } from '../../model/route.js';
 import { RegionKind, type Placement, type PointerRef } from '../../model/types.js';
 import type { AddressMap } from '../address-map.js';
 import type { Violation } from './violation.js';
-import { AddrTable } from '../addr-table.js';
-
-export interface LiveBlock {
-  size: number;
-  event: number;
-  tid: number;
-  /** Region id at allocation, for slab bookkeeping. */
-  regionId: number;
-  /** Set when the block is freed (the same object then serves the double-free history). */
-  freeEvent: number;
-  freeTid: number;
-}
+import { LiveTable, type LiveTableSnapshot } from './live-table.js';
 
 export interface TraceChecksSnapshot {
-  live: AddrTable<LiveBlock>;
-  freed: AddrTable<LiveBlock>;
+  blocks: LiveTableSnapshot;
   freedRing: Float64Array;
   freedRingEvent: Float64Array;
   freedAt: number;
@@ -36,9 +24,8 @@ const EMPTY_RING = new Float64Array(0);
 const MAX_FREED = 1 << 16;
 
 export class TraceChecks {
-  /** Live blocks by address. */
-  readonly live = new AddrTable<LiveBlock>();
-  private freed = new AddrTable<LiveBlock>();
+  /** Blocks the program holds, and the freed ones still remembered, by address. */
+  readonly blocks = new LiveTable();
   /** Addresses in the order they were freed, to forget the oldest past MAX_FREED. */
   // Allocated at the first free, so an engine that never sees one (a short fuzz case) pays nothing.
   private freedRing = EMPTY_RING;
@@ -62,13 +49,11 @@ export class TraceChecks {
   }
 
   snapshot(): TraceChecksSnapshot {
-    return { live: this.live.copy(), freed: this.freed.copy(), freedRing: this.freedRing.slice(), freedRingEvent: this.freedRingEvent.slice(), freedAt: this.freedAt };
+    return { blocks: this.blocks.snapshot(), freedRing: this.freedRing.slice(), freedRingEvent: this.freedRingEvent.slice(), freedAt: this.freedAt };
   }
 
   restore(s: TraceChecksSnapshot): void {
-    this.live.clear();
-    for (const [k, v] of s.live.entries()) this.live.set(k, v);
-    this.freed = s.freed.copy();
+    this.blocks.restore(s.blocks);
     this.freedRing = s.freedRing.slice();
     this.freedRingEvent = s.freedRingEvent.slice();
     this.freedAt = s.freedAt;
@@ -81,10 +66,11 @@ export class TraceChecks {
    * Hot: nothing is formatted unless something is wrong.
    */
   allocated(event: number, tid: number, ptr: number, ref: PointerRef, size: number, align: number, placed: Placement | null): void {
-    const prev = this.live.get(ptr);
-    if (prev !== undefined) {
+    const blocks = this.blocks;
+    const prev = blocks.findLive(ptr);
+    if (prev >= 0) {
       this.flag('I1', event, tid, ptr, placed, `the allocator returned a block that is still live`, [
-        `allocated at event ${prev.event} by thread ${prev.tid} (${prev.size} bytes), not freed since`,
+        `allocated at event ${blocks.eventAt(prev)} by thread ${blocks.tidAt(prev)} (${blocks.sizeAt(prev)} bytes), not freed since`,
       ]);
     }
     const code = this.router.code(size, align);
@@ -112,8 +98,8 @@ export class TraceChecks {
     if (placed !== null && placed.usableBytes < (size > 1 ? size : 1)) {
       this.flag('I10', event, tid, ptr, placed, `usable size ${placed.usableBytes} is below the requested ${size}`);
     }
-    if (this.freed.size !== 0) this.freed.delete(ptr);
-    this.live.set(ptr, { size, event, tid, regionId: ref.kind === 'region' ? ref.regionId : 0, freeEvent: -1, freeTid: -1 });
+    // A freed block remembered at ptr is forgotten: the entry becomes the new live block.
+    blocks.setLive(ptr, size, event, tid);
   }
 
   private flag(id: string, event: number, tid: number, ptr: number, placed: Placement | null, message: string, history: string[] = []): void {
@@ -121,46 +107,46 @@ export class TraceChecks {
   }
 
   /**
-   * A free (or the old pointer of a realloc). Returns the block when ptr was a
-   * live block, else null (and reports why, I2).
+   * A free (or the old pointer of a realloc). Returns the block's size when ptr
+   * was a live block, else -1 (and reports why, I2).
    */
-  released(event: number, tid: number, ptr: number, op: string): LiveBlock | null {
-    if (ptr === 0) return null;
-    const blk = this.live.get(ptr);
-    if (blk) {
-      this.live.delete(ptr);
-      blk.freeEvent = event;
-      blk.freeTid = tid;
+  released(event: number, tid: number, ptr: number, op: string): number {
+    if (ptr === 0) return -1;
+    const blocks = this.blocks;
+    const at = blocks.find(ptr);
+    if (at >= 0 && blocks.freeEventAt(at) === -1) {
+      const size = blocks.sizeAt(at);
+      blocks.markFreed(at, event, tid);
       if (this.freedRing.length === 0) {
         this.freedRing = new Float64Array(MAX_FREED);
         this.freedRingEvent = new Float64Array(MAX_FREED);
       }
       const slot = this.freedAt++ % MAX_FREED;
       if (this.freedAt > MAX_FREED) {
+        // Forget the oldest free, unless its block was allocated (and maybe freed) again since.
         const old = this.freedRing[slot];
-        const oldBlk = this.freed.get(old);
-        if (oldBlk !== undefined && oldBlk.freeEvent === this.freedRingEvent[slot]) this.freed.delete(old);
+        const o = blocks.find(old);
+        if (o >= 0 && blocks.freeEventAt(o) === this.freedRingEvent[slot]) blocks.delete(old);
       }
       this.freedRing[slot] = ptr;
       this.freedRingEvent[slot] = event;
-      this.freed.set(ptr, blk);
-      return blk;
+      return size;
     }
     const ref = this.addresses.resolve(ptr);
-    const earlier = this.freed.get(ptr);
-    if (earlier) {
+    if (at >= 0) {
+      const allocEvent = blocks.eventAt(at);
+      const allocTid = blocks.tidAt(at);
+      const freeEvent = blocks.freeEventAt(at);
+      const freeTid = blocks.freeTidAt(at);
       this.report({
         id: 'I2',
         event,
         tid,
         subject: this.where(ptr),
-        message: `double free: ${op} of a block allocated at event ${earlier.event} by thread ${earlier.tid} and first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
-        history: [
-          `allocated at event ${earlier.event} by thread ${earlier.tid}`,
-          `first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
-        ],
+        message: `double free: ${op} of a block allocated at event ${allocEvent} by thread ${allocTid} and first freed at event ${freeEvent} by thread ${freeTid}`,
+        history: [`allocated at event ${allocEvent} by thread ${allocTid}`, `first freed at event ${freeEvent} by thread ${freeTid}`],
       });
-      return null;
+      return -1;
     }
     if (ref.kind === 'foreign') {
       // Under LD_PRELOAD every block of the process comes from hakmem, so a pointer outside the
@@ -174,7 +160,7 @@ export class TraceChecks {
         message: `${op} of a pointer outside the heap that no allocator in this process returned (passed on to the next allocator)`,
         history: [],
       });
-      return null;
+      return -1;
     }
     const inside = ref.kind === 'region' ? this.containing(ptr) : null;
     if (inside) {
@@ -183,10 +169,10 @@ export class TraceChecks {
         event,
         tid,
         subject: this.where(ptr),
-        message: `interior pointer: ${op} of an address ${ptr - inside.addr} bytes inside a live ${inside.blk.size}-byte block`,
-        history: [`the block was allocated at event ${inside.blk.event} by thread ${inside.blk.tid}`],
+        message: `interior pointer: ${op} of an address ${ptr - inside.addr} bytes inside a live ${blocks.sizeAt(inside.at)}-byte block`,
+        history: [`the block was allocated at event ${blocks.eventAt(inside.at)} by thread ${blocks.tidAt(inside.at)}`],
       });
-      return null;
+      return -1;
     }
     this.report({
       id: 'I2',
@@ -196,37 +182,36 @@ export class TraceChecks {
       message: `${op} of a pointer the allocator never returned`,
       history: [],
     });
-    return null;
+    return -1;
   }
 
   /** A call that names `ptr` but keeps it (a realloc that failed): it must still be live. */
   mustBeLive(event: number, tid: number, ptr: number, op: string): void {
-    if (ptr === 0 || this.live.has(ptr)) return;
-    // Classify it exactly as a free would, then keep it out of the freed history.
-    const blk = this.released(event, tid, ptr, op);
-    if (blk) this.live.set(ptr, blk);
+    if (ptr === 0 || this.blocks.isLive(ptr)) return;
+    // Classify it exactly as a free would (it is not live, so nothing changes but the report).
+    this.released(event, tid, ptr, op);
   }
 
   /** The live block whose range holds ptr (searched among blocks of the same region). */
-  private containing(ptr: number): { addr: number; blk: LiveBlock } | null {
+  private containing(ptr: number): { addr: number; at: number } | null {
     const ref = this.addresses.resolve(ptr);
     if (ref.kind !== 'region') return null;
     const region = this.addresses.regions.get(ref.regionId);
     if (!region) return null;
     // Blocks are at most the region's size; scan candidates at class-size steps below ptr.
     if (region.kind === RegionKind.Large) {
-      const blk = this.live.get(region.base) ?? null;
-      return blk ? { addr: region.base, blk } : findBelow(this.live, ptr, region.base);
+      const at = this.blocks.findLive(region.base);
+      return at >= 0 ? { addr: region.base, at } : findBelow(this.blocks, ptr, region.base);
     }
     const slabBase = region.kind === RegionKind.SuperSlab ? region.base + Math.floor(ref.offset / this.cfg.slabSizeBytes) * this.cfg.slabSizeBytes : region.base;
-    return findBelow(this.live, ptr, slabBase);
+    return findBelow(this.blocks, ptr, slabBase);
   }
 }
 
-function findBelow(live: AddrTable<LiveBlock>, ptr: number, floor: number): { addr: number; blk: LiveBlock } | null {
+function findBelow(blocks: LiveTable, ptr: number, floor: number): { addr: number; at: number } | null {
   for (let a = ptr - (ptr % 16); a >= floor && ptr - a <= 1 << 16; a -= 16) {
-    const blk = live.get(a);
-    if (blk) return ptr < a + Math.max(blk.size, 1) ? { addr: a, blk } : null;
+    const at = blocks.findLive(a);
+    if (at >= 0) return ptr < a + Math.max(blocks.sizeAt(at), 1) ? { addr: a, at } : null;
   }
   return null;
 }
