@@ -372,6 +372,12 @@ export class ReplayEngine {
     const r = this.model.state.regions.get(ref.regionId);
     if (!r) return `${hex} (region ${ref.regionId}, which the twin has unmapped)`;
     if (r.kind === RegionKind.Large) return `${hex} (large ${ref.regionId}${ref.offset ? ` offset ${ref.offset}` : ''})`;
+    // The trace's region can be larger than the twin's (a disagreement, or a corrupt trace): there
+    // is no slab there to describe.
+    if (ref.offset >= r.sizeBytes) {
+      const what = r.kind === RegionKind.SuperSlab ? 'SuperSlab' : 'pool page';
+      return `${hex} (region ${ref.regionId} offset ${ref.offset}, past the end of the twin's ${r.sizeBytes}-byte ${what})`;
+    }
     const slabIndex = r.kind === RegionKind.SuperSlab ? Math.floor(ref.offset / this.cfg.slabSizeBytes) : 0;
     const s = r.kind === RegionKind.SuperSlab ? r.slabs[slabIndex] : r.page;
     const within = ref.offset - slabIndex * (r.kind === RegionKind.SuperSlab ? this.cfg.slabSizeBytes : 0);
