@@ -134,7 +134,9 @@ export class ReplayEngine {
     opts: EngineOptions = {},
   ) {
     this.cfg = configFromEntries(header.config);
-    this.model = new HakmemModel(this.cfg);
+    // Internal decisions are only compared when the trace recorded them; without them the
+    // model need not build an event object per refill, spill and drain.
+    this.model = new HakmemModel(this.cfg, { internalEvents: header.internal });
     this.addresses = new AddressMap(header.heapBase, header.heapBytes, this.cfg.superslabSizeBytes, this.cfg.poolPageSizeBytes);
     this.comparable = !header.forked;
     this.compareInternal = header.internal;
@@ -157,6 +159,7 @@ export class ReplayEngine {
     this.eventsApplied++;
     this.touched = null;
     this.lruChanged = false;
+    const lruOps = this.model.lruOps;
     const op = ev.op;
     switch (op) {
       case Op.MALLOC: {
@@ -205,7 +208,7 @@ export class ReplayEngine {
       }
       case Op.FREE: {
         const ref = this.refFor(ev.b);
-        this.ptrMap.delete(ev.b);
+        if (this.ptrMap.size !== 0) this.ptrMap.delete(ev.b);
         const placed = this.modelChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
         this.lastVerdict = out.verdict;
@@ -276,6 +279,7 @@ export class ReplayEngine {
         }
         break;
     }
+    this.lruChanged = this.model.lruOps !== lruOps;
     this.drainModelEvents(ev);
     if (op <= Op.USABLE_SIZE && this.recentlyGone.length !== 0) this.recentlyGone.length = 0;
     if (this.modelChecks && (op <= Op.THREAD_EXIT || this.lruChanged)) {
@@ -402,9 +406,7 @@ export class ReplayEngine {
 
   private drainModelEvents(ev: TraceEvent): void {
     const events = this.model.takeEvents();
-    if (events.length === 0) return;
-    for (const me of events) if (me.op.startsWith('lru_') || me.op === 'region_reuse') this.lruChanged = true;
-    if (!this.comparable) return;
+    if (events.length === 0 || !this.comparable) return;
     for (const me of events) {
       if (!this.compareInternal && !isRegionEvent(me)) continue;
       this.modelDecisions.push({ event: ev.index, tid: ev.tid, text: modelEventText(me) });

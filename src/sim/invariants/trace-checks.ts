@@ -77,7 +77,9 @@ export class TraceChecks {
     if (ref.kind !== 'region') {
       this.flag('I9', event, tid, ptr, placed, `the allocator returned a pointer in no mapped region`);
     } else {
-      const kind = this.addresses.regions.get(ref.regionId)!.kind;
+      // The engine has just resolved ptr: the address map still holds the region it found.
+      const found = this.addresses.found;
+      const kind = found !== undefined && found.regionId === ref.regionId ? found.kind : this.addresses.regions.get(ref.regionId)!.kind;
       const wantKind = code === ROUTE_LARGE ? RegionKind.Large : code >= ROUTE_POOL ? RegionKind.PoolPage : RegionKind.SuperSlab;
       const wantClass = code === ROUTE_LARGE ? -1 : code >= ROUTE_POOL ? code - ROUTE_POOL : code;
       if (kind !== wantKind) {
@@ -94,7 +96,7 @@ export class TraceChecks {
       }
     }
     const alignment = align > this.cfg.minAlignBytes ? align : this.cfg.minAlignBytes;
-    if (ptr % alignment !== 0) this.flag('I10', event, tid, ptr, placed, `the block is not aligned to ${alignment} bytes`);
+    if (misalignment(ptr, alignment) !== 0) this.flag('I10', event, tid, ptr, placed, `the block is not aligned to ${alignment} bytes`);
     if (placed !== null && placed.usableBytes < (size > 1 ? size : 1)) {
       this.flag('I10', event, tid, ptr, placed, `usable size ${placed.usableBytes} is below the requested ${size}`);
     }
@@ -214,6 +216,15 @@ function findBelow(blocks: LiveTable, ptr: number, floor: number): { addr: numbe
     if (at >= 0) return ptr < a + Math.max(blocks.sizeAt(at), 1) ? { addr: a, at } : null;
   }
   return null;
+}
+
+/**
+ * ptr % align for an integer ptr below 2^53: a power of two up to 2^30 divides 2^32, so only the
+ * low 32 bits matter (an integer remainder instead of a floating-point one on every allocation).
+ */
+function misalignment(ptr: number, align: number): number {
+  if (align > 0 && align <= 0x4000_0000 && (align & (align - 1)) === 0) return (ptr >>> 0) & (align - 1);
+  return ptr % align;
 }
 
 function kindName(k: RegionKind): string {
