@@ -56,6 +56,7 @@ export class LiveTable {
 
   /** The slot holding addr, or -1. */
   find(addr: number): number {
+    if (addr === EMPTY) return -1;
     const keys = this.keys;
     const mask = this.mask;
     let i = this.home(addr);
@@ -202,31 +203,47 @@ export class LiveTable {
     };
   }
 
-  /** A copy of the table (typed-array copies). */
+  /** A copy of the entries in use, packed (a checkpoint holds no empty slots). */
   snapshot(): LiveTableSnapshot {
-    const s = this.snapshotArrays();
-    return {
-      bits: s.bits,
-      count: s.count,
-      keys: s.keys.slice(),
-      size: s.size.slice(),
-      event: s.event.slice(),
-      freeEvent: s.freeEvent.slice(),
-      tid: s.tid.slice(),
-      freeTid: s.freeTid.slice(),
+    const n = this.count;
+    const out: LiveTableSnapshot = {
+      bits: this.bits,
+      count: n,
+      keys: new Float64Array(n),
+      size: new Float64Array(n),
+      event: new Float64Array(n),
+      freeEvent: new Float64Array(n),
+      tid: new Int32Array(n),
+      freeTid: new Int32Array(n),
     };
+    let j = 0;
+    for (let i = 0; i <= this.mask; i++) {
+      if (this.keys[i] === EMPTY) continue;
+      out.keys[j] = this.keys[i];
+      out.size[j] = this.size[i];
+      out.event[j] = this.event[i];
+      out.freeEvent[j] = this.freeEvent[i];
+      out.tid[j] = this.tid[i];
+      out.freeTid[j] = this.freeTid[i];
+      j++;
+    }
+    return out;
   }
 
-  /** Back to a snapshot (copied again, so it can be restored more than once). */
+  /** Back to a snapshot (it can be restored more than once). */
   restore(s: LiveTableSnapshot): void {
-    this.bits = s.bits;
-    this.mask = (1 << s.bits) - 1;
+    this.alloc(s.bits);
     this.count = s.count;
-    this.keys = s.keys.slice();
-    this.size = s.size.slice();
-    this.event = s.event.slice();
-    this.freeEvent = s.freeEvent.slice();
-    this.tid = s.tid.slice();
-    this.freeTid = s.freeTid.slice();
+    for (let j = 0; j < s.count; j++) {
+      const k = s.keys[j];
+      let i = this.home(k);
+      while (this.keys[i] !== EMPTY) i = (i + 1) & this.mask;
+      this.keys[i] = k;
+      this.size[i] = s.size[j];
+      this.event[i] = s.event[j];
+      this.freeEvent[i] = s.freeEvent[j];
+      this.tid[i] = s.tid[j];
+      this.freeTid[i] = s.freeTid[j];
+    }
   }
 }

@@ -13,8 +13,12 @@ import { LiveTable, type LiveTableSnapshot } from './live-table.js';
 
 export interface TraceChecksSnapshot {
   blocks: LiveTableSnapshot;
-  freedRing: Float64Array;
-  freedRingEvent: Float64Array;
+  /** The ring slots that still name a remembered freed block: slot, address, free event. */
+  ringSlots: Int32Array;
+  ringPtrs: Float64Array;
+  ringEvents: Float64Array;
+  /** Whether the ring was allocated (at the first free). */
+  ringAllocated: boolean;
   freedAt: number;
 }
 
@@ -48,14 +52,43 @@ export class TraceChecks {
     this.report({ id: 'I13', event, tid, subject: 'regions', message: problem, history: [] });
   }
 
+  /**
+   * A checkpoint. Of the ring, only the slots whose freed block is still remembered (its entry
+   * freed at that very event) are kept: forgetting any other slot is a no-op, so a checkpoint
+   * holds a few KiB instead of the whole 1 MiB ring.
+   */
   snapshot(): TraceChecksSnapshot {
-    return { blocks: this.blocks.snapshot(), freedRing: this.freedRing.slice(), freedRingEvent: this.freedRingEvent.slice(), freedAt: this.freedAt };
+    const ring = this.freedRing;
+    const blocks = this.blocks;
+    const slots: number[] = [];
+    for (let i = 0; i < ring.length; i++) {
+      const at = blocks.findFreed(ring[i]);
+      if (at >= 0 && blocks.freeEventAt(at) === this.freedRingEvent[i]) slots.push(i);
+    }
+    const ringSlots = Int32Array.from(slots);
+    const ringPtrs = new Float64Array(slots.length);
+    const ringEvents = new Float64Array(slots.length);
+    for (let j = 0; j < slots.length; j++) {
+      ringPtrs[j] = ring[slots[j]];
+      ringEvents[j] = this.freedRingEvent[slots[j]];
+    }
+    return { blocks: blocks.snapshot(), ringSlots, ringPtrs, ringEvents, ringAllocated: ring.length !== 0, freedAt: this.freedAt };
   }
 
   restore(s: TraceChecksSnapshot): void {
     this.blocks.restore(s.blocks);
-    this.freedRing = s.freedRing.slice();
-    this.freedRingEvent = s.freedRingEvent.slice();
+    if (s.ringAllocated) {
+      // Address 0 names no block: the other slots forget nothing when they come round.
+      this.freedRing = new Float64Array(MAX_FREED);
+      this.freedRingEvent = new Float64Array(MAX_FREED).fill(-1);
+      for (let j = 0; j < s.ringSlots.length; j++) {
+        this.freedRing[s.ringSlots[j]] = s.ringPtrs[j];
+        this.freedRingEvent[s.ringSlots[j]] = s.ringEvents[j];
+      }
+    } else {
+      this.freedRing = EMPTY_RING;
+      this.freedRingEvent = EMPTY_RING;
+    }
     this.freedAt = s.freedAt;
   }
 
