@@ -25,8 +25,6 @@ export class AddressMap {
   private readonly poolGranules = new Map<number, MappedRegion>();
   private readonly superslabOrigin: number;
   private readonly poolOrigin: number;
-  /** The region the last find() or resolve() returned (undefined when none): saves the caller a lookup. */
-  found: MappedRegion | undefined = undefined;
 
   constructor(
     private readonly heapBase: number,
@@ -93,12 +91,8 @@ export class AddressMap {
     }
   }
 
-  /** The region holding `addr`, if any (also left in `found`). */
+  /** The region holding `addr`, if any. */
   find(addr: number): MappedRegion | undefined {
-    return (this.found = this.lookup(addr));
-  }
-
-  private lookup(addr: number): MappedRegion | undefined {
     let r = this.superslabGranules.get(Math.floor(addr / this.superslabBytes) - this.superslabOrigin);
     if (r && addr >= r.base && addr < r.base + r.sizeBytes) return r;
     r = this.poolGranules.get(Math.floor(addr / this.poolPageBytes) - this.poolOrigin);
@@ -116,10 +110,7 @@ export class AddressMap {
   }
 
   resolve(addr: number): PointerRef {
-    if (addr === 0) {
-      this.found = undefined;
-      return { kind: 'null' };
-    }
+    if (addr === 0) return { kind: 'null' };
     const r = this.find(addr);
     if (r) return { kind: 'region', regionId: r.regionId, offset: addr - r.base };
     if (addr >= this.heapBase && addr < this.heapBase + this.heapBytes) return { kind: 'unmapped' };

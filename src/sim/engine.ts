@@ -322,25 +322,26 @@ export class ReplayEngine {
     this.calls++;
     const ptr = ev.b;
     let agreed: boolean;
-    let ref: PointerRef | null = null;
     if (ptr === 0) {
       agreed = predicted === null;
     } else {
       this.stats.liveBlocks++;
       this.stats.liveBytes += size;
-      ref = this.addresses.resolve(ptr);
-      agreed = predicted !== null && ref.kind === 'region' && ref.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === ref.offset);
+      // The recorded pointer's region and offset (addresses.resolve without building a PointerRef).
+      const region = this.addresses.find(ptr);
+      const offset = region === undefined ? 0 : ptr - region.base;
+      agreed = predicted !== null && region !== undefined && region.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === offset);
       if (agreed) {
         // A large block aligned inside its mapping: only the pointer tells where it starts.
-        if (predicted!.offset < 0 && ref.kind === 'region') this.model.pinLargeOffset(ref.regionId, ref.offset);
+        if (predicted!.offset < 0) this.model.pinLargeOffset(region!.regionId, offset);
         if (this.ptrMap.size !== 0) this.ptrMap.delete(ptr);
       } else if (predicted !== null) {
         // Diverged: the program's pointer now names the twin's own block.
         this.ptrMap.set(ptr, { kind: 'region', regionId: predicted.regionId, offset: Math.max(0, predicted.offset) });
       }
       if (this.traceChecks) {
-        const placed = agreed ? predicted : this.model.locate(ref);
-        this.traceChecks.allocated(ev.index, ev.tid, ptr, ref, size, align, placed);
+        const placed = agreed ? predicted : this.model.locate(this.addresses.resolve(ptr));
+        this.traceChecks.allocated(ev.index, ev.tid, ptr, region, offset, size, align, placed);
         if (placed) {
           this.modelChecks?.userAlloc(placed);
           this.touched = placed;

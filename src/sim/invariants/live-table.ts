@@ -104,7 +104,12 @@ export class LiveTable {
 
   /** A live block at addr (replacing whatever entry was there). */
   setLive(addr: number, size: number, event: number, tid: number): void {
-    let i = this.find(addr);
+    this.setLiveAt(this.find(addr), addr, size, event, tid);
+  }
+
+  /** setLive when the caller has just looked addr up: `at` is what find(addr) returned. */
+  setLiveAt(at: number, addr: number, size: number, event: number, tid: number): void {
+    let i = at;
     if (i < 0) {
       if ((this.count + 1) * 2 > this.mask + 1) this.grow();
       i = this.home(addr);

@@ -7,7 +7,7 @@
 import type { HakmemConfig } from '../../model/config.js';
 import { Router, ROUTE_LARGE, ROUTE_POOL } from '../../model/route.js';
 import { RegionKind, type Placement, type PointerRef } from '../../model/types.js';
-import type { AddressMap } from '../address-map.js';
+import type { AddressMap, MappedRegion } from '../address-map.js';
 import type { Violation } from './violation.js';
 import { LiveTable, type LiveTableSnapshot } from './live-table.js';
 
@@ -98,21 +98,20 @@ export class TraceChecks {
    * resolved through the trace's regions and `placed` the twin's view of the block there.
    * Hot: nothing is formatted unless something is wrong.
    */
-  allocated(event: number, tid: number, ptr: number, ref: PointerRef, size: number, align: number, placed: Placement | null): void {
+  allocated(event: number, tid: number, ptr: number, region: MappedRegion | undefined, offset: number, size: number, align: number, placed: Placement | null): void {
     const blocks = this.blocks;
-    const prev = blocks.findLive(ptr);
+    const at = blocks.find(ptr);
+    const prev = at >= 0 && blocks.freeEventAt(at) === -1 ? at : -1;
     if (prev >= 0) {
       this.flag('I1', event, tid, ptr, placed, `the allocator returned a block that is still live`, [
         `allocated at event ${blocks.eventAt(prev)} by thread ${blocks.tidAt(prev)} (${blocks.sizeAt(prev)} bytes), not freed since`,
       ]);
     }
     const code = this.router.code(size, align);
-    if (ref.kind !== 'region') {
+    if (region === undefined) {
       this.flag('I9', event, tid, ptr, placed, `the allocator returned a pointer in no mapped region`);
     } else {
-      // The engine has just resolved ptr: the address map still holds the region it found.
-      const found = this.addresses.found;
-      const kind = found !== undefined && found.regionId === ref.regionId ? found.kind : this.addresses.regions.get(ref.regionId)!.kind;
+      const kind = region.kind;
       const wantKind = code === ROUTE_LARGE ? RegionKind.Large : code >= ROUTE_POOL ? RegionKind.PoolPage : RegionKind.SuperSlab;
       const wantClass = code === ROUTE_LARGE ? -1 : code >= ROUTE_POOL ? code - ROUTE_POOL : code;
       if (kind !== wantKind) {
@@ -122,7 +121,7 @@ export class TraceChecks {
       }
       if (placed !== null && placed.kind !== RegionKind.Large) {
         const cls = placed.usableBytes;
-        const within = placed.kind === RegionKind.SuperSlab ? ref.offset % this.cfg.slabSizeBytes : ref.offset;
+        const within = placed.kind === RegionKind.SuperSlab ? offset % this.cfg.slabSizeBytes : offset;
         if (cls > 0 && within % cls !== 0) {
           this.flag('I1', event, tid, ptr, placed, `the block starts ${within % cls} bytes inside a ${cls}-byte block of its slab`);
         }
@@ -134,7 +133,7 @@ export class TraceChecks {
       this.flag('I10', event, tid, ptr, placed, `usable size ${placed.usableBytes} is below the requested ${size}`);
     }
     // A freed block remembered at ptr is forgotten: the entry becomes the new live block.
-    blocks.setLive(ptr, size, event, tid);
+    blocks.setLiveAt(at, ptr, size, event, tid);
   }
 
   private flag(id: string, event: number, tid: number, ptr: number, placed: Placement | null, message: string, history: string[] = []): void {
