@@ -16,7 +16,8 @@
  */
 
 const EMPTY = 0;
-const MIN_BITS = 10;
+// Small to start with: the fuzzer builds an engine per case, and most cases hold a few blocks.
+const MIN_BITS = 6;
 
 export interface LiveTableSnapshot {
   bits: number;

@@ -17,8 +17,8 @@ export interface TraceChecksSnapshot {
   ringSlots: Int32Array;
   ringPtrs: Float64Array;
   ringEvents: Float64Array;
-  /** Whether the ring was allocated (at the first free). */
-  ringAllocated: boolean;
+  /** The ring's length (it grows by doubling up to MAX_FREED). */
+  ringLength: number;
   freedAt: number;
 }
 
@@ -31,7 +31,7 @@ export class TraceChecks {
   /** Blocks the program holds, and the freed ones still remembered, by address. */
   readonly blocks = new LiveTable();
   /** Addresses in the order they were freed, to forget the oldest past MAX_FREED. */
-  // Allocated at the first free, so an engine that never sees one (a short fuzz case) pays nothing.
+  // Empty until the first free, then grown by doubling (growFreedRing).
   private freedRing = EMPTY_RING;
   private freedRingEvent = EMPTY_RING;
   private freedAt = 0;
@@ -72,15 +72,15 @@ export class TraceChecks {
       ringPtrs[j] = ring[slots[j]];
       ringEvents[j] = this.freedRingEvent[slots[j]];
     }
-    return { blocks: blocks.snapshot(), ringSlots, ringPtrs, ringEvents, ringAllocated: ring.length !== 0, freedAt: this.freedAt };
+    return { blocks: blocks.snapshot(), ringSlots, ringPtrs, ringEvents, ringLength: ring.length, freedAt: this.freedAt };
   }
 
   restore(s: TraceChecksSnapshot): void {
     this.blocks.restore(s.blocks);
-    if (s.ringAllocated) {
+    if (s.ringLength !== 0) {
       // Address 0 names no block: the other slots forget nothing when they come round.
-      this.freedRing = new Float64Array(MAX_FREED);
-      this.freedRingEvent = new Float64Array(MAX_FREED).fill(-1);
+      this.freedRing = new Float64Array(s.ringLength);
+      this.freedRingEvent = new Float64Array(s.ringLength).fill(-1);
       for (let j = 0; j < s.ringSlots.length; j++) {
         this.freedRing[s.ringSlots[j]] = s.ringPtrs[j];
         this.freedRingEvent[s.ringSlots[j]] = s.ringEvents[j];
@@ -136,6 +136,21 @@ export class TraceChecks {
     blocks.setLiveAt(at, ptr, size, event, tid);
   }
 
+  /**
+   * The ring starts small and doubles up to MAX_FREED: a fuzz case frees a few hundred blocks, and
+   * allocating the whole 1 MiB ring for each of them was most of the fuzzer's time (profile).
+   * Until the ring wraps, slot i holds the i-th free, so growing is a copy.
+   */
+  private growFreedRing(): void {
+    const n = Math.min(MAX_FREED, Math.max(64, this.freedRing.length * 2));
+    const ring = new Float64Array(n);
+    const ringEvent = new Float64Array(n);
+    ring.set(this.freedRing);
+    ringEvent.set(this.freedRingEvent);
+    this.freedRing = ring;
+    this.freedRingEvent = ringEvent;
+  }
+
   private flag(id: string, event: number, tid: number, ptr: number, placed: Placement | null, message: string, history: string[] = []): void {
     this.report({ id, event, tid, subject: describe(ptr, placed), message, history });
   }
@@ -151,11 +166,8 @@ export class TraceChecks {
     if (at >= 0 && blocks.freeEventAt(at) === -1) {
       const size = blocks.sizeAt(at);
       blocks.markFreed(at, event, tid);
-      if (this.freedRing.length === 0) {
-        this.freedRing = new Float64Array(MAX_FREED);
-        this.freedRingEvent = new Float64Array(MAX_FREED);
-      }
       const slot = this.freedAt++ % MAX_FREED;
+      if (slot >= this.freedRing.length) this.growFreedRing();
       if (this.freedAt > MAX_FREED) {
         // Forget the oldest free, unless its block was allocated (and maybe freed) again since.
         const old = this.freedRing[slot];
