@@ -296,6 +296,15 @@ describe('tui: layout', () => {
     expect(screen.lines.every((l) => plain(l).length === 160)).toBe(true);
   });
 
+  it('names the region of a block the twin has not placed yet by its kind, not as large', async () => {
+    const h = await mount(larson, 100, 30);
+    // Event 1 maps the first SuperSlab in the trace; the twin maps it when the malloc after it is applied.
+    await h.press(KEYS.right, KEYS.right);
+    const line = lines(h.frame()).find((l) => /^\s*[!* ]?\s+2 t\d+\s+malloc/.test(l.replace(/^║/, ''))) ?? '';
+    expect(line).toMatch(/ ss 1\b/);
+    expect(line).not.toMatch(/ large 1\b/);
+  });
+
   it('draws the first frame before ink loads: the same text, with the styles as escape codes', async () => {
     const h = await mount(larson, 80, 24);
     await h.press(KEYS.pageDown);
