@@ -416,18 +416,23 @@ __attribute__((noinline, cold)) static uint64_t exec_paused_retry(_Atomic uint64
   }
 }
 
-/* The chunk-mode clock. rdtscp, not rdtsc: it waits until every earlier load
- * is globally visible, so an event that follows (in its thread) the load of a
- * pointer another thread published after its own event gets the later clock;
- * and every later store becomes visible only after it. With the TSC
- * synchronised across cores (constant_tsc, as the kernel checks), the merged
- * order is therefore consistent with the happens-before order of calls that
- * communicate through memory. Elsewhere CLOCK_MONOTONIC (vDSO). */
-static inline uint64_t hkt_clock(void) {
+/* The chunk-mode clock: the TSC (rdtsc, ~7 ns; rdtscp measured ~2x dearer
+ * here, most of an event's cost). Ordering against other threads: a thread's
+ * stores become visible only after its earlier rdtsc has executed, so the
+ * thread that publishes a pointer (malloc, then a store) always has the
+ * earlier clock. The thread that receives it may execute rdtsc before the
+ * load that received it has completed, so a FREE (the event that follows
+ * such a load closely) fences first (lfence: every earlier load done); see
+ * docs/trace-format.md, "Version 2". Elsewhere CLOCK_MONOTONIC (vDSO). */
+#ifndef HKT_CLOCK_FENCE
+#define HKT_CLOCK_FENCE 1 /* 0: never, 1: FREE events, 2: every event (measurements) */
+#endif
+static inline uint64_t hkt_clock(uint8_t op) {
 #if defined(__x86_64__) || defined(__i386__)
-  unsigned aux;
-  return __rdtscp(&aux);
+  if (HKT_CLOCK_FENCE == 2 || (HKT_CLOCK_FENCE == 1 && op == HKT_FREE)) _mm_lfence();
+  return __rdtsc();
 #else
+  (void)op;
   return mono_ns();
 #endif
 }
@@ -463,7 +468,7 @@ __attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, u
     atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     if (k >= HKT_CLOSED) return 0;
-    t = hkt_clock();
+    t = hkt_clock(0);
   }
   gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
   if (w->gen != gen) {
@@ -492,7 +497,7 @@ static inline void chunk_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b,
   hkt_writer_t *w = &g_writers[tid];
   atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst); /* the seal's membarrier orders it for the CPU */
-  uint64_t t = hkt_clock();
+  uint64_t t = hkt_clock(op);
   unsigned need = 1 + n_ext;
   if (__builtin_expect(w->gen != atomic_load_explicit(&g_chunk_gen, memory_order_relaxed) ||
                            w->left < need || t - w->base > 0xFFFFu,
