@@ -123,6 +123,9 @@ static struct {
 } g_chunk_counter __attribute__((aligned(64)));
 #define g_chunk_next (g_chunk_counter.v) /* next chunk number; +HKT_CLOSED once sealed */
 static int g_membarrier_ok;
+/* HAKMEM_TRACE_CHUNKS=0: fast mode keeps the version-1 shared counter with
+ * threads too (for comparisons: docs/benchmarks.md) */
+static int g_chunks_off;
 /* the merge at close: cursors and heap for up to HKT_THREADS_MAX threads */
 static hkt_merge_t g_merge;
 static hkt_mcur_t g_merge_cur[HKT_THREADS_MAX];
@@ -298,7 +301,7 @@ static void build_header(uint64_t pid, uint64_t ppid, uint32_t flags) {
   uint8_t *h = g_header;
   memset(h, 0, HKT_HEADER_BYTES);
   memcpy(h + 0, HKT_MAGIC, 8);
-  int fast = !(flags & HKT_FLAG_EXACT);
+  int fast = !(flags & HKT_FLAG_EXACT) && !g_chunks_off;
   put_u32(h + 8, fast ? HKT_VERSION_CHUNKED : HKT_VERSION);
   put_u32(h + 12, HKT_HEADER_BYTES);
   put_u32(h + 16, HKT_SLOT_BYTES);
@@ -574,7 +577,7 @@ static unsigned proc_thread_count(void) {
 static void chunks_begin(void) {
   pthread_mutex_lock(&g_window_lock);
   uint64_t s = atomic_load(&g_slot_next);
-  if (!atomic_load(&g_chunked) && s < HKT_CLOSED && (g_fd >= 0 || g_lazy_open)) {
+  if (!g_chunks_off && !atomic_load(&g_chunked) && s < HKT_CLOSED && (g_fd >= 0 || g_lazy_open)) {
     g_ordered = s + 4;
     g_chunk_base = hkt_chunk_base(g_ordered);
     atomic_store(&g_chunk_next, 0);
@@ -658,6 +661,8 @@ void trace_init(const hakmem_config_t *cfg, uint64_t heap_base, uint64_t heap_by
     write_err("unknown HAKMEM_TRACE_MODE (fast|exact), using fast: ", mode, 0);
   const char *internal = getenv("HAKMEM_TRACE_INTERNAL");
   int intern = internal && internal[0] == '1';
+  const char *chunks = getenv("HAKMEM_TRACE_CHUNKS");
+  g_chunks_off = chunks && chunks[0] == '0';
   g_heap_base = heap_base;
   g_heap_bytes = heap_bytes;
   g_mode_flags = (exact ? HKT_FLAG_EXACT : 0) | (intern ? HKT_FLAG_INTERNAL : 0);
@@ -804,6 +809,7 @@ static uint64_t merge_to_v1(uint64_t n_chunks, int complete) {
     m->cur = g_merge_cur;
     m->heap = g_merge_heap;
     m->cap = HKT_THREADS_MAX;
+    m->trusted = 1; /* our own slots, just written: the check bytes are right */
     uint64_t slot;
     uint16_t tid;
     int r = hkt_merge_begin(m);
@@ -974,7 +980,7 @@ void trace_exec_end(uint16_t tid, int err, int sealed) {
   uint8_t *h = g_header;
   put_u32(h + 20, (uint32_t)h[20] & ~HKT_FLAG_COMPLETE);
   int chunked = atomic_load(&g_chunked);
-  if (!(g_mode_flags & HKT_FLAG_EXACT)) {
+  if (!(g_mode_flags & HKT_FLAG_EXACT) && !g_chunks_off) {
     /* fast mode again: the sealed slots are the ordered prefix */
     g_ordered = chunked ? g_sealed_slots : HKT_ORDERED_ALL;
     put_u32(h + 8, HKT_VERSION_CHUNKED);
