@@ -130,7 +130,7 @@ static int g_chunks_off;
 static hkt_merge_t g_merge;
 static hkt_mcur_t g_merge_cur[HKT_THREADS_MAX];
 static uint32_t g_merge_heap[HKT_THREADS_MAX];
-static uint8_t g_merge_buf[1 << 16];
+static uint8_t g_merge_buf[1 << 20];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -746,8 +746,9 @@ typedef struct {
   int failed;
 } merge_out_t;
 
-static void out_slot(merge_out_t *o, const uint8_t *p, uint16_t c, int rewrite_c) {
-  if (o->used == sizeof g_merge_buf) {
+static inline __attribute__((always_inline)) void out_slot(merge_out_t *o, const uint8_t *p,
+                                                           uint16_t c, int rewrite_c) {
+  if (__builtin_expect(o->used == sizeof g_merge_buf, 0)) {
     uint64_t off = HKT_HEADER_BYTES + (o->slots - o->used / HKT_SLOT_BYTES) * HKT_SLOT_BYTES;
     if (write_all(o->fd, g_merge_buf, o->used, off)) o->failed = 1;
     o->used = 0;
