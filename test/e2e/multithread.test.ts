@@ -3,7 +3,7 @@
  * frees are remote) recorded in exact and fast mode, replayed by the twin and
  * by hakmem-replay.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +144,24 @@ describe('multi-threaded programs', () => {
       expect(j.native!.placements).toBe(j.recorded.agreement.allocations);
       expect(j.native!.digests).toBeGreaterThan(0);
       expect(j.native!.disagreements, JSON.stringify(j.native)).toBe(0);
+      if (producers === 1) {
+        // A flipped bit in a chunk header: both readers stop with one line naming its byte.
+        const tf = TraceFile.open(trace);
+        const hdrByte = 4096 + tf.chunkBase * 16 + 8;
+        tf.close();
+        const bad = path.join(dir, 'killed-bad.hkt');
+        const buf = fs.readFileSync(trace);
+        buf[hdrByte] ^= 1;
+        fs.writeFileSync(bad, buf);
+        const ts = runCli(['info', bad]);
+        expect(ts.status).toBe(2);
+        expect(ts.stderr.trim().split('\n')).toHaveLength(1);
+        expect(ts.stderr).toContain(`byte ${hdrByte - 8}`);
+        const c = spawnSync(path.join(ROOT, 'native', 'build', 'hakmem-replay'), ['--quiet', bad], { encoding: 'utf8' });
+        expect(c.status).toBe(2);
+        expect(c.stderr.trim().split('\n')).toHaveLength(1);
+        expect(c.stderr).toContain(`byte ${hdrByte - 8}`);
+      }
     });
   }
 });
