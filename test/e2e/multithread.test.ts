@@ -135,6 +135,23 @@ describe('multi-threaded programs', () => {
         expect(frees).toBeGreaterThan(1000);
         expect(bad).toBe(0);
         expect(c.holes).toBeLessThanOrEqual(producers + consumers + 1);
+        // Checkpoints inside the merged chunks: seek(position) and the TUI's seek past an event
+        // resume at the same event.
+        const k = Math.floor(events / 2);
+        const a = t.cursor();
+        const ev = newEvent();
+        for (let i = 0; i < k; i++) a.next(ev);
+        const pos = a.position;
+        const lastSlot = ev.slot + 1 + ev.nExt;
+        const want: string[] = [];
+        for (let i = 0; i < 50 && a.next(ev); i++) want.push(`${ev.index} ${ev.tid} ${ev.op} ${ev.a} ${ev.b}`);
+        for (const target of [pos, { slot: lastSlot, index: k }]) {
+          const b = t.cursor();
+          b.seek(target);
+          const got: string[] = [];
+          for (let i = 0; i < 50 && b.next(ev); i++) got.push(`${ev.index} ${ev.tid} ${ev.op} ${ev.a} ${ev.b}`);
+          expect(got).toEqual(want);
+        }
       } finally {
         t.close();
       }
