@@ -126,6 +126,7 @@ static int g_membarrier_ok;
 /* HAKMEM_TRACE_CHUNKS=0: fast mode keeps the version-1 shared counter with
  * threads too (for comparisons: docs/benchmarks.md) */
 static int g_chunks_off;
+static int g_merge_failed; /* the last seal left the file version 2 */
 /* the merge at close: cursors and heap for up to HKT_THREADS_MAX threads */
 static hkt_merge_t g_merge;
 static hkt_mcur_t g_merge_cur[HKT_THREADS_MAX];
@@ -875,6 +876,7 @@ static uint64_t seal_chunked(void) {
   uint64_t written = 0;
   if (g_fd >= 0) {
     written = merge_to_v1(n_chunks, complete);
+    g_merge_failed = written == UINT64_MAX;
     for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
       uint8_t *p = atomic_load(&g_windows[w]);
       if (p)
@@ -971,6 +973,16 @@ int trace_exec_begin(uint16_t tid) {
 
 void trace_exec_end(uint16_t tid, int err, int sealed) {
   if (!sealed) return;
+  if (g_merge_failed) {
+    /* The file was left version 2 (its merge failed): its chunk area cannot
+     * become an ordered prefix. Recording stops here; the file reads as a
+     * recovered trace up to the exec. */
+    write_err("recording stopped after a failed exec: ", g_path, 0);
+    __atomic_store_n(&g_trace_enabled, 0, __ATOMIC_RELEASE);
+    t_exec_sealer = 0;
+    atomic_store_explicit(&g_exec_pause, 0, memory_order_release);
+    return;
+  }
   /* The exec failed: reopen the same file where it was sealed. */
   pthread_mutex_lock(&g_window_lock);
   for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
