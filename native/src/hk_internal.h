@@ -69,8 +69,17 @@ typedef struct hk_region {
 
 struct hk_ss;
 
-/* A slab of a SuperSlab, or a pool page's block area: same fields (docs/allocator.md 4, 5). */
+/* A slab of a SuperSlab, or a pool page's block area: same fields (docs/allocator.md 4, 5).
+ * Three cache lines, so that threads do not share what they write (false sharing):
+ *   1. read-mostly: written only when the slab is initialised, reset or changes owner; read by
+ *      every free (owner check) and by remote pushers (class, owner);
+ *   2. the owner's working fields (freelist, counts, owned-list links): written by the owner on
+ *      every refill, spill and pool malloc/free;
+ *   3. the remote queue head: written (CAS) by other threads on every remote free.
+ * A block's live/remote state is not here: it is the block's byte in the state table (g_hk.st,
+ * docs/allocator.md 1 "Block state"), found from the block's address alone. */
 typedef struct hk_slab {
+  /* line 1: read-mostly */
   uint32_t class_idx;   /* HK_NONE when free */
   uint32_t owner;       /* thread index, HK_NONE for none */
   uint32_t block_size;
@@ -79,23 +88,23 @@ typedef struct hk_slab {
    * every malloc and free was the fast path's largest cost (perf: ~45% of alloc_route). */
   uint32_t block_recip;
   uint32_t capacity;    /* blocks */
-  uint32_t used;        /* neither in the freelist nor uncarved */
-  uint32_t carved;
-  uint32_t freelist_len;
   uint32_t index;       /* slab index within its SuperSlab (0 for a pool page) */
   uintptr_t base;
+  hk_region_t *region;
+  uint8_t is_pool;
+  /* line 2: the owner's */
+  uint32_t used __attribute__((aligned(64))); /* neither in the freelist nor uncarved */
+  uint32_t carved;
+  uint32_t freelist_len;
+  uint8_t touched;
+  uint8_t orphan;
   hk_block_t *freelist;
-  _Atomic(hk_block_t *) remote;  /* MPSC stack, newest first */
-  uint64_t *live;                /* live bits (owner writes; remote threads read) */
-  _Atomic uint64_t *rbits;       /* remote-pending bits: set by a remote free, cleared by drain */
   struct hk_slab *onext, *oprev; /* owned list of the owner, or an orphan queue */
   struct hk_slab *touch_next;    /* spill: slabs touched, in order of first touch */
   uint64_t oseq;                 /* position in the owner's owned list (ascending) */
-  uint8_t touched;
-  uint8_t orphan;
-  uint8_t is_pool;
-  hk_region_t *region;
-} __attribute__((aligned(64))) hk_slab_t; /* no false sharing between slabs of different owners */
+  /* line 3: other threads' */
+  _Atomic(hk_block_t *) remote __attribute__((aligned(64))); /* MPSC stack, newest first */
+} __attribute__((aligned(64))) hk_slab_t;
 
 typedef struct hk_ss {
   hk_region_t r;
@@ -169,7 +178,13 @@ typedef struct hk_global {
   unsigned ss_shift, slab_shift, pp_shift;
   uint32_t n_slabs;
   uint32_t n_ss_slots, n_pp_slots, n_large_granules;
-  uint32_t live_words_per_slab, live_words_per_page;
+  /* Block state table (docs/allocator.md 1): one byte per min_align_bytes of the SuperSlab
+   * and pool quarters, st[(p - heap_base) >> st_shift]; the byte of a block's first granule
+   * holds HK_ST_LIVE / HK_ST_REMOTE, every other byte stays 0. Mapped right after the
+   * reservation, in the same reservation (NORESERVE: only touched pages cost memory). */
+  uint8_t *st;
+  unsigned st_shift;
+  uintptr_t align_mask;     /* min_align_bytes - 1 */
   hk_ss_t **ss_desc;
   hk_ppage_t **pp_desc;
   uint8_t *tiny_class_of;   /* index (size + min_align - 1) / min_align */
@@ -267,7 +282,6 @@ HK_HIDDEN void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_siz
 HK_HIDDEN void hk_slab_reset(hk_slab_t *s);
 HK_HIDDEN uint32_t hk_remote_len(hk_slab_t *s);
 HK_HIDDEN hk_ss_t *hk_ss_of(uintptr_t p);
-HK_HIDDEN hk_slab_t *hk_slab_of(uintptr_t p);
 static inline uint64_t hk_block_div(const hk_slab_t *s, uint64_t off) {
   uint32_t r = s->block_recip;
   return HK_LIKELY(r != 0) ? (off * r) >> 32 : off / s->block_size;
@@ -275,19 +289,25 @@ static inline uint64_t hk_block_div(const hk_slab_t *s, uint64_t off) {
 static inline uint64_t hk_block_index(const hk_slab_t *s, uintptr_t p) {
   return hk_block_div(s, (uint64_t)(p - s->base));
 }
-static inline void hk_live_set(hk_slab_t *s, uint64_t i) {
-  uint64_t w = __atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED);
-  __atomic_store_n(&s->live[i >> 6], w | (1ull << (i & 63)), __ATOMIC_RELAXED);
+/* Block state (one byte per block start, in g_hk.st). The owner writes it with plain
+ * (relaxed) stores; a remote free sets HK_ST_REMOTE with an atomic fetch-or. */
+enum { HK_ST_LIVE = 1, HK_ST_REMOTE = 2 };
+static inline uint8_t *hk_st(uintptr_t p) {
+  return &g_hk.st[(p - g_hk.heap_base) >> g_hk.st_shift];
 }
-static inline void hk_live_clear(hk_slab_t *s, uint64_t i) {
-  uint64_t w = __atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED);
-  __atomic_store_n(&s->live[i >> 6], w & ~(1ull << (i & 63)), __ATOMIC_RELAXED);
-}
-static inline int hk_live_get(const hk_slab_t *s, uint64_t i) {
-  return (int)((__atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
+static inline void hk_live_set(uintptr_t p) { __atomic_store_n(hk_st(p), HK_ST_LIVE, __ATOMIC_RELAXED); }
+static inline void hk_live_clear(uintptr_t p) { __atomic_store_n(hk_st(p), 0, __ATOMIC_RELAXED); }
+static inline uint8_t hk_state_get(uintptr_t p) { return __atomic_load_n(hk_st(p), __ATOMIC_RELAXED); }
+/* the slab (or pool page) of a block in the SuperSlab or pool quarter: one table load.
+ * SuperSlabs are aligned to their size, so the slab index is address bits. */
+static inline hk_slab_t *hk_slab_of(uintptr_t p) {
+  if (HK_LIKELY(p < g_hk.pool_base))
+    return &g_hk.ss_desc[(p - g_hk.ss_base) >> g_hk.ss_shift]
+                ->slabs[(p >> g_hk.slab_shift) & (g_hk.n_slabs - 1)];
+  return &g_hk.pp_desc[(p - g_hk.pool_base) >> g_hk.pp_shift]->s;
 }
 /* remote free of a classified block (any non-owner thread). 0 = accepted, else INVALID. */
-HK_HIDDEN int hk_remote_push(hk_slab_t *s, hk_block_t *b, uint64_t idx);
+HK_HIDDEN int hk_remote_push(hk_slab_t *s, hk_block_t *b);
 
 /* ---- tls.c ---- */
 HK_HIDDEN hk_thread_t *hk_thread_slow(void);
@@ -319,7 +339,7 @@ HK_HIDDEN void hk_orphan_slab(hk_slab_t *s);
 
 /* ---- pool.c ---- */
 HK_HIDDEN void *hk_pool_malloc(hk_thread_t *t, uint32_t j);
-HK_HIDDEN void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b, uint64_t idx);
+HK_HIDDEN void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b);
 HK_HIDDEN void hk_pool_release_page(hk_thread_t *t, hk_slab_t *s);
 HK_HIDDEN void hk_orphan_page(hk_slab_t *s);
 

@@ -65,9 +65,8 @@ static void init_phase1(void) {
   g_hk.n_ss_slots = (uint32_t)((R / 4) >> g_hk.ss_shift);
   g_hk.n_pp_slots = (uint32_t)((R / 4) >> g_hk.pp_shift);
   g_hk.n_large_granules = (uint32_t)((R / 2) >> HK_GRANULE_SHIFT);
-  g_hk.live_words_per_slab = (uint32_t)((c->slab_size_bytes / c->tiny_class_size[0] + 63) / 64);
-  g_hk.live_words_per_page =
-      (uint32_t)((c->pool_page_size_bytes / c->pool_class_size[0] + 63) / 64);
+  g_hk.st_shift = (unsigned)__builtin_ctzll(c->min_align_bytes);
+  g_hk.align_mask = c->min_align_bytes - 1;
   g_hk.owner_map = hk_os_map_anon((R >> HK_GRANULE_SHIFT) * sizeof(uint32_t));
   g_hk.ss_desc = hk_meta_alloc((uint64_t)g_hk.n_ss_slots * sizeof(void *));
   g_hk.pp_desc = hk_meta_alloc((uint64_t)g_hk.n_pp_slots * sizeof(void *));

@@ -10,18 +10,14 @@
 static hk_ppage_t *pp_desc_get(uint32_t slot) {
   hk_ppage_t *pg = g_hk.pp_desc[slot];
   if (pg) return pg;
-  const uint32_t w = g_hk.live_words_per_page;
-  pg = hk_meta_alloc(sizeof(hk_ppage_t) + (uint64_t)w * 16);
+  pg = hk_meta_alloc(sizeof(hk_ppage_t));
   if (!pg) return NULL;
-  uint64_t *bits = (uint64_t *)(pg + 1);
   pg->slot = slot;
   pg->r.base = g_hk.pool_base + ((uintptr_t)slot << g_hk.pp_shift);
   pg->s.class_idx = HK_NONE;
   pg->s.owner = HK_NONE;
   pg->s.index = 0;
   pg->s.base = pg->r.base;
-  pg->s.live = bits;
-  pg->s.rbits = (_Atomic uint64_t *)(bits + w);
   pg->s.region = &pg->r;
   pg->s.is_pool = 1;
   g_hk.pp_desc[slot] = pg;
@@ -82,7 +78,7 @@ void *hk_pool_malloc(hk_thread_t *t, uint32_t j) {
   for (; s; s = s->onext) {
     if (hk_take(s, 1, &b, &tl, tid)) {
       t->opage_cursor[j] = s; /* every page before s is exhausted */
-      hk_live_set(s, hk_block_index(s, (uintptr_t)b));
+      hk_live_set((uintptr_t)b);
       return b;
     }
   }
@@ -91,14 +87,14 @@ void *hk_pool_malloc(hk_thread_t *t, uint32_t j) {
     hk_slab_t *s = pool_acquire_page(t, j);
     if (!s) return NULL;
     if (hk_take(s, 1, &b, &tl, tid)) {
-      hk_live_set(s, hk_block_index(s, (uintptr_t)b));
+      hk_live_set((uintptr_t)b);
       return b;
     }
   }
 }
 
-void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b, uint64_t idx) {
-  hk_live_clear(s, idx);
+void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b) {
+  hk_live_clear((uintptr_t)b);
   b->next = s->freelist;
   s->freelist = b;
   s->freelist_len++;

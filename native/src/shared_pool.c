@@ -13,11 +13,9 @@ hk_shared_t g_sp;
 static hk_ss_t *ss_desc_get(uint32_t slot) {
   hk_ss_t *ss = g_hk.ss_desc[slot];
   if (ss) return ss;
-  const uint32_t ns = g_hk.n_slabs, w = g_hk.live_words_per_slab;
-  uint64_t bytes = sizeof(hk_ss_t) + (uint64_t)ns * sizeof(hk_slab_t) + (uint64_t)ns * w * 16;
-  ss = hk_meta_alloc(bytes);
+  const uint32_t ns = g_hk.n_slabs;
+  ss = hk_meta_alloc(sizeof(hk_ss_t) + (uint64_t)ns * sizeof(hk_slab_t));
   if (!ss) return NULL;
-  uint64_t *bits = (uint64_t *)((char *)ss + sizeof(hk_ss_t) + (uint64_t)ns * sizeof(hk_slab_t));
   ss->slot = slot;
   ss->r.base = g_hk.ss_base + ((uintptr_t)slot << g_hk.ss_shift);
   for (uint32_t i = 0; i < ns; i++) {
@@ -26,8 +24,6 @@ static hk_ss_t *ss_desc_get(uint32_t slot) {
     __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
     s->index = i;
     s->base = ss->r.base + ((uintptr_t)i << g_hk.slab_shift);
-    s->live = bits + (uint64_t)i * w * 2;
-    s->rbits = (_Atomic uint64_t *)(bits + (uint64_t)i * w * 2 + w);
     s->region = &ss->r;
   }
   g_hk.ss_desc[slot] = ss;
