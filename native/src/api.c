@@ -278,14 +278,12 @@ HK_API void HK_NAME(free)(void *ptr) {
   if (HK_LIKELY(p - g_hk.ss_base < g_hk.ss_end - g_hk.ss_base) && !(p & g_hk.align_mask) &&
       fast_ok(t)) {
     uint8_t *st = hk_st(p);
-    /* live implies the slab is in use (so its descriptor exists): check it first */
-    if (HK_LIKELY(*st == HK_ST_LIVE)) {
-      hk_slab_t *s = hk_slab_of(p);
-      if (HK_LIKELY(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == t->index)) {
-        *st = 0;
-        tiny_free_local(t, s->class_idx, (hk_block_t *)ptr);
-        return;
-      }
+    uint32_t tag = hk_tag_of(p);
+    if (HK_LIKELY(*st == HK_ST_LIVE) && HK_LIKELY((tag >> 8) == t->index + 1)) {
+      /* (hk_spill asserts owner and class of every block it moves) */
+      *st = 0;
+      tiny_free_local(t, tag & 0xFF, (hk_block_t *)ptr);
+      return;
     }
   }
   free_full(ptr);

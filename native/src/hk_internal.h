@@ -184,6 +184,11 @@ typedef struct hk_global {
    * reservation, in the same reservation (NORESERVE: only touched pages cost memory). */
   uint8_t *st;
   unsigned st_shift;
+  /* Slab tag table: one u32 per slab slot of the SuperSlab quarter, tag[(p - ss_base) >>
+   * slab_shift] = (owner + 1) << 8 | class of a tiny slab that has an owner, else 0. Written
+   * wherever a slab's owner changes (hk_slab_set_owner); read by the free fast path, so it
+   * tells "my slab, class c" with one load that does not depend on the descriptor. */
+  uint32_t *slab_tag;
   uintptr_t align_mask;     /* min_align_bytes - 1 */
   hk_ss_t **ss_desc;
   hk_ppage_t **pp_desc;
@@ -306,6 +311,11 @@ static inline hk_slab_t *hk_slab_of(uintptr_t p) {
                 ->slabs[(p >> g_hk.slab_shift) & (g_hk.n_slabs - 1)];
   return &g_hk.pp_desc[(p - g_hk.pool_base) >> g_hk.pp_shift]->s;
 }
+static inline uint32_t hk_tag_of(uintptr_t p) {
+  return __atomic_load_n(&g_hk.slab_tag[(p - g_hk.ss_base) >> g_hk.slab_shift], __ATOMIC_RELAXED);
+}
+/* set s->owner (HK_NONE: none); keeps the slab tag table in step. class_idx must be final. */
+HK_HIDDEN void hk_slab_set_owner(hk_slab_t *s, uint32_t owner);
 /* remote free of a classified block (any non-owner thread). 0 = accepted, else INVALID. */
 HK_HIDDEN int hk_remote_push(hk_slab_t *s, hk_block_t *b);
 

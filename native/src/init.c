@@ -68,6 +68,7 @@ static void init_phase1(void) {
   g_hk.st_shift = (unsigned)__builtin_ctzll(c->min_align_bytes);
   g_hk.align_mask = c->min_align_bytes - 1;
   g_hk.owner_map = hk_os_map_anon((R >> HK_GRANULE_SHIFT) * sizeof(uint32_t));
+  g_hk.slab_tag = hk_os_map_anon(hk_round_up(((R / 4) >> g_hk.slab_shift) * sizeof(uint32_t), 4096));
   g_hk.ss_desc = hk_meta_alloc((uint64_t)g_hk.n_ss_slots * sizeof(void *));
   g_hk.pp_desc = hk_meta_alloc((uint64_t)g_hk.n_pp_slots * sizeof(void *));
   g_hk.ss_slot_bits = hk_meta_alloc(((uint64_t)g_hk.n_ss_slots + 63) / 64 * 8);
@@ -77,7 +78,7 @@ static void init_phase1(void) {
   uint64_t np = c->pool_max_bytes / c->min_align_bytes + 1;
   g_hk.tiny_class_of = hk_meta_alloc(nt);
   g_hk.pool_class_of = hk_meta_alloc(np);
-  if (!g_hk.owner_map || !g_hk.ss_desc || !g_hk.pp_desc || !g_hk.ss_slot_bits ||
+  if (!g_hk.owner_map || !g_hk.slab_tag || !g_hk.ss_desc || !g_hk.pp_desc || !g_hk.ss_slot_bits ||
       !g_hk.pp_slot_bits || !g_hk.large_bits || !g_hk.tiny_class_of || !g_hk.pool_class_of ||
       hk_large_init() != 0)
     die("cannot map the allocator's metadata");

@@ -39,7 +39,7 @@ static hk_slab_t *pool_acquire_page(hk_thread_t *t, uint32_t j) {
     if (!s->onext) g_sp.orphan_page_tail[j] = NULL;
     s->onext = s->oprev = NULL;
     s->orphan = 0;
-    __atomic_store_n(&s->owner, t->index, __ATOMIC_RELAXED);
+    hk_slab_set_owner(s, t->index);
   } else if (g_sp.free_pages) {                                  /* 2. free-page stack top */
     hk_ppage_t *pg = g_sp.free_pages;
     g_sp.free_pages = pg->stack_next;
@@ -131,7 +131,7 @@ void hk_pool_release_page(hk_thread_t *t, hk_slab_t *s) {
 void hk_orphan_page(hk_slab_t *s) {
   uint32_t j = s->class_idx;
   pthread_mutex_lock(&g_pool_lock);
-  __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
+  hk_slab_set_owner(s, HK_NONE);
   s->orphan = 1;
   s->onext = NULL;
   s->oprev = g_sp.orphan_page_tail[j];

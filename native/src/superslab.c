@@ -59,6 +59,17 @@ void hk_classify(uintptr_t p, hk_class_ref_t *out) {
   out->verdict = HKT_VERDICT_OK;
 }
 
+void hk_slab_set_owner(hk_slab_t *s, uint32_t owner) {
+  __atomic_store_n(&s->owner, owner, __ATOMIC_RELAXED);
+  if (s->is_pool) return;
+  uint32_t c = s->class_idx;
+  /* owners beyond 2^24 - 2 get no tag: their frees take the full path */
+  uint32_t tag = owner >= (1u << 24) - 1 || c == HK_NONE ? 0 : ((owner + 1) << 8) | c;
+  HK_ASSERT(c == HK_NONE || c < 256);
+  __atomic_store_n(&g_hk.slab_tag[(s->base - g_hk.ss_base) >> g_hk.slab_shift], tag,
+                   __ATOMIC_RELAXED);
+}
+
 void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_size, uint32_t capacity,
                   uint32_t owner) {
   HK_ASSERT(s->used == 0 && s->freelist_len == 0 && atomic_load(&s->remote) == NULL);
@@ -75,10 +86,10 @@ void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_size, uint32_
   s->freelist = NULL;
   s->freelist_len = 0;
   atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
-  __atomic_store_n(&s->owner, owner, __ATOMIC_RELAXED);
   s->orphan = 0;
   s->onext = s->oprev = NULL;
   __atomic_store_n(&s->class_idx, class_idx, __ATOMIC_RELEASE);
+  hk_slab_set_owner(s, owner);
 }
 
 /* The slab becomes free: no class, no owner, freelist and remote empty, carved 0. Every block
@@ -89,7 +100,7 @@ void hk_slab_reset(hk_slab_t *s) {
   s->freelist = NULL;
   s->freelist_len = 0;
   __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
-  __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
+  hk_slab_set_owner(s, HK_NONE);
   s->orphan = 0;
   s->onext = s->oprev = NULL;
   __atomic_store_n(&s->class_idx, HK_NONE, __ATOMIC_RELEASE);
