@@ -102,6 +102,7 @@ typedef struct hk_slab {
   struct hk_slab *onext, *oprev; /* owned list of the owner, or an orphan queue */
   struct hk_slab *touch_next;    /* spill: slabs touched, in order of first touch */
   uint64_t oseq;                 /* position in the owner's owned list (ascending) */
+  uint32_t pv_pos;               /* pool page: its index in the owner's page vector */
   /* line 3: other threads' */
   _Atomic(hk_block_t *) remote __attribute__((aligned(64))); /* MPSC stack, newest first */
 } __attribute__((aligned(64))) hk_slab_t;
@@ -152,7 +153,15 @@ typedef struct hk_thread {
    * A slab before the cursor can become non-exhausted only by a spill (owner: moves the cursor
    * back) or a remote free into an empty remote queue (the pusher raises the owner's notify
    * flag for the class: the next scan starts at the head). */
-  hk_slab_t *owned_cursor[HAKMEM_TINY_CLASS_MAX], *opage_cursor[HAKMEM_POOL_CLASS_MAX];
+  hk_slab_t *owned_cursor[HAKMEM_TINY_CLASS_MAX];
+  /* Pool: per class, the owned pages again in owned order, as a vector with a bitmap of
+   * the pages that may have a block (pool.c, "page vector"): pool_malloc finds the first page
+   * in owned order that gives a block without walking the exhausted ones. */
+  struct hk_pvec {
+    hk_slab_t **v;    /* owned order; NULL = a removed page (a hole, compacted later) */
+    uint64_t *avail;  /* bit i: v[i] may give a block; clear: v[i] gives none */
+    uint32_t n, cap, holes;
+  } pvec[HAKMEM_POOL_CLASS_MAX];
   uint64_t owned_seq, opage_seq;
   struct hk_notify *notify;
   /* hot counters, per thread (no shared cache line); folded into g_cnt at the exit flush */
@@ -352,6 +361,8 @@ HK_HIDDEN void *hk_pool_malloc(hk_thread_t *t, uint32_t j);
 HK_HIDDEN void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b);
 HK_HIDDEN void hk_pool_release_page(hk_thread_t *t, hk_slab_t *s);
 HK_HIDDEN void hk_orphan_page(hk_slab_t *s);
+HK_HIDDEN void hk_pvec_remove(hk_thread_t *t, hk_slab_t *s);
+HK_HIDDEN void hk_pvec_release(hk_thread_t *t);             /* exit flush: arrays back */
 
 /* ---- large.c ---- */
 HK_HIDDEN void *hk_large_malloc(uint16_t tid, uint64_t size, uint64_t align);

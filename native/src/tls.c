@@ -132,7 +132,6 @@ void hk_owned_remove(hk_thread_t *t, hk_slab_t *s) {
 void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
   s->oseq = ++t->opage_seq;
-  if (!t->opage_cursor[j]) t->opage_cursor[j] = s;
   s->onext = NULL;
   s->oprev = t->opage_tail[j];
   if (t->opage_tail[j]) t->opage_tail[j]->onext = s;
@@ -142,7 +141,7 @@ void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
 
 void hk_opage_remove(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
-  if (t->opage_cursor[j] == s) t->opage_cursor[j] = s->onext;
+  hk_pvec_remove(t, s);
   if (s->oprev) s->oprev->onext = s->onext;
   else t->opage_head[j] = s->onext;
   if (s->onext) s->onext->oprev = s->oprev;
@@ -272,6 +271,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
       s = next;
     }
   }
+  hk_pvec_release(t);
   trace_ev0(HKT_THREAD_EXIT, tid, 0, 0);
   pthread_mutex_lock(&g_registry_lock); /* fold the counters in while still registered */
   HK_COUNT(refills, t->n_refills);
