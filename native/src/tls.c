@@ -159,7 +159,8 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
   uint32_t n = 0;
   /* the owned slabs in order; those before the cursor are exhausted and are skipped */
   hk_slab_t *s = t->owned_cursor[c];
-  if (!t->notify || atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire))
+  if (!t->notify || (atomic_load_explicit(&t->notify->tiny[c], memory_order_relaxed) &&
+                     atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire)))
     s = t->owned_head[c];
 #ifdef HK_FULL_SCAN /* check: the cursor changes no decision */
   s = t->owned_head[c];
