@@ -239,8 +239,9 @@ static inline void rec_ext(uint8_t op, hk_thread_t *t, uint64_t size, void *res,
 
 /* ---------------------------------------------------------------- fast paths
  *
- * malloc of a tiny size whose TLS list is not empty, and free of a live tiny block owned by the
- * calling thread, are served here without the rest of the call: only while the thread is set
+ * malloc of a tiny size whose TLS list is not empty, and free of a live tiny block whose slab
+ * has an owner (the caller: onto the TLS list; another thread: its remote queue, through
+ * hk_remote_push), are served here without the rest of the call: only while the thread is set
  * up (active), not in the replay bypass, and not recording (a recorded call takes the full path,
  * so traces keep every event and internal decision). They make the same decisions as the full
  * path (docs/allocator.md 4, tiny_malloc and tiny_free) and call the same slow-path functions
@@ -279,10 +280,14 @@ HK_API void HK_NAME(free)(void *ptr) {
       fast_ok(t)) {
     uint8_t *st = hk_st(p);
     uint32_t tag = hk_tag_of(p);
-    if (HK_LIKELY(*st == HK_ST_LIVE) && HK_LIKELY((tag >> 8) == t->index + 1)) {
-      /* (hk_spill asserts owner and class of every block it moves) */
-      *st = 0;
-      tiny_free_local(t, tag & 0xFF, (hk_block_t *)ptr);
+    if (HK_LIKELY(*st == HK_ST_LIVE) && HK_LIKELY(tag != 0)) {
+      if (HK_LIKELY((tag >> 8) == t->index + 1)) {
+        /* (hk_spill asserts owner and class of every block it moves) */
+        *st = 0;
+        tiny_free_local(t, tag & 0xFF, (hk_block_t *)ptr);
+      } else if (hk_remote_push(hk_slab_of(p), (hk_block_t *)ptr) != 0) {
+        HK_COUNT(invalid_frees, 1); /* a racing free of the same block won (as free_ok) */
+      }
       return;
     }
   }
