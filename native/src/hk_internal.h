@@ -204,6 +204,8 @@ typedef struct hk_global {
   uint8_t *tiny_class_of;   /* index (size + min_align - 1) / min_align */
   uint8_t *pool_class_of;
   uint64_t *ss_slot_bits, *pp_slot_bits, *large_bits;
+  uint64_t *pp_rw_bits;       /* pool slots that are read-write (mapped in chunks, pool.c) */
+  uint32_t pp_chunk_slots;    /* pool_map_chunk_bytes / pool_page_size_bytes */
   uint32_t ss_slot_hint, pp_slot_hint, large_hint;
   /* bypass arena (replay tool's own allocations) */
   uintptr_t bypass_base, bypass_end;
