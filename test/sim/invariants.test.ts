@@ -84,6 +84,30 @@ describe('each invariant is caught with its id', () => {
     expect(v.history.join(' ')).toMatch(/allocated at event \d+ by thread 0.*first freed at event \d+ by thread 0/);
   });
 
+  it('I2: double frees are named across the freed-address ring growing and wrapping (bounded memory)', () => {
+    const N = (1 << 16) + 4464; // 70,000 frees: past the ring's bound of 65,536 remembered addresses
+    const file = build((r) => {
+      const ps = Array.from({ length: N }, () => r.malloc(0, 48));
+      for (const p of ps) r.free(0, p);
+      r.free(0, ps[N - 1]); // freed just now: remembered
+      r.free(0, ps[N - 60000]); // freed 60,000 frees ago, after the ring grew from 64: remembered
+      r.free(0, ps[0]); // freed 70,000 frees ago: forgotten, so only "never returned"
+    });
+    const t = TraceFile.open(file);
+    const engine = new ReplayEngine(t.header, { checks: 'fast', maxDisagreements: 1000 });
+    const c = t.cursor();
+    const ev = newEvent();
+    while (c.next(ev)) engine.apply(ev);
+    t.close();
+    const msgs = engine.violations.filter((x) => x.id === 'I2').map((v) => v.message);
+    expect(msgs).toHaveLength(3);
+    expect(msgs[0]).toMatch(/^double free/);
+    expect(msgs[1]).toMatch(/^double free/);
+    const firstFree = (m: string) => Number(/first freed at event (\d+)/.exec(m)![1]);
+    expect(firstFree(msgs[0]) - firstFree(msgs[1])).toBe(59999);
+    expect(msgs[2]).toMatch(/never returned/);
+  });
+
   it('I2: interior pointer and never-allocated pointer', () => {
     const f = build((r) => {
       const p = r.malloc(0, 64);

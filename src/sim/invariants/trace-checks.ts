@@ -40,7 +40,7 @@ export class TraceChecks {
   readonly live = new AddrTable<LiveBlock>();
   private freed = new AddrTable<LiveBlock>();
   /** Addresses in the order they were freed, to forget the oldest past MAX_FREED. */
-  // Allocated at the first free, so an engine that never sees one (a short fuzz case) pays nothing.
+  // Empty until the first free, then grown by doubling (growFreedRing).
   private freedRing = EMPTY_RING;
   private freedRingEvent = EMPTY_RING;
   private freedAt = 0;
@@ -116,6 +116,21 @@ export class TraceChecks {
     this.live.set(ptr, { size, event, tid, regionId: ref.kind === 'region' ? ref.regionId : 0, freeEvent: -1, freeTid: -1 });
   }
 
+  /**
+   * The ring starts small and doubles up to MAX_FREED: a fuzz case frees a few hundred blocks, and
+   * allocating the whole 1 MiB ring for each of them was most of the fuzzer's time (profile).
+   * Until the ring wraps, slot i holds the i-th free, so growing is a copy.
+   */
+  private growFreedRing(): void {
+    const n = Math.min(MAX_FREED, Math.max(64, this.freedRing.length * 2));
+    const ring = new Float64Array(n);
+    const ringEvent = new Float64Array(n);
+    ring.set(this.freedRing);
+    ringEvent.set(this.freedRingEvent);
+    this.freedRing = ring;
+    this.freedRingEvent = ringEvent;
+  }
+
   private flag(id: string, event: number, tid: number, ptr: number, placed: Placement | null, message: string, history: string[] = []): void {
     this.report({ id, event, tid, subject: describe(ptr, placed), message, history });
   }
@@ -131,11 +146,8 @@ export class TraceChecks {
       this.live.delete(ptr);
       blk.freeEvent = event;
       blk.freeTid = tid;
-      if (this.freedRing.length === 0) {
-        this.freedRing = new Float64Array(MAX_FREED);
-        this.freedRingEvent = new Float64Array(MAX_FREED);
-      }
       const slot = this.freedAt++ % MAX_FREED;
+      if (slot >= this.freedRing.length) this.growFreedRing();
       if (this.freedAt > MAX_FREED) {
         const old = this.freedRing[slot];
         const oldBlk = this.freed.get(old);
