@@ -198,6 +198,7 @@ typedef struct hk_global {
    * wherever a slab's owner changes (hk_slab_set_owner); read by the free fast path, so it
    * tells "my slab, class c" with one load that does not depend on the descriptor. */
   uint32_t *slab_tag;
+  uintptr_t st_bias, tag_bias;  /* the two tables' addresses minus (base >> shift): one add */
   uintptr_t align_mask;     /* min_align_bytes - 1 */
   hk_ss_t **ss_desc;
   hk_ppage_t **pp_desc;
@@ -309,7 +310,8 @@ static inline uint64_t hk_block_index(const hk_slab_t *s, uintptr_t p) {
  * (relaxed) stores; a remote free sets HK_ST_REMOTE with an atomic fetch-or. */
 enum { HK_ST_LIVE = 1, HK_ST_REMOTE = 2 };
 static inline uint8_t *hk_st(uintptr_t p) {
-  return &g_hk.st[(p - g_hk.heap_base) >> g_hk.st_shift];
+  /* st_bias = st - (heap_base >> st_shift): heap_base is aligned to far more than min_align */
+  return (uint8_t *)(g_hk.st_bias + (p >> g_hk.st_shift));
 }
 static inline void hk_live_set(uintptr_t p) { __atomic_store_n(hk_st(p), HK_ST_LIVE, __ATOMIC_RELAXED); }
 static inline void hk_live_clear(uintptr_t p) { __atomic_store_n(hk_st(p), 0, __ATOMIC_RELAXED); }
@@ -323,7 +325,9 @@ static inline hk_slab_t *hk_slab_of(uintptr_t p) {
   return &g_hk.pp_desc[(p - g_hk.pool_base) >> g_hk.pp_shift]->s;
 }
 static inline uint32_t hk_tag_of(uintptr_t p) {
-  return __atomic_load_n(&g_hk.slab_tag[(p - g_hk.ss_base) >> g_hk.slab_shift], __ATOMIC_RELAXED);
+  /* tag_bias = slab_tag - (ss_base >> slab_shift), in bytes */
+  return __atomic_load_n((uint32_t *)(g_hk.tag_bias + (p >> g_hk.slab_shift) * sizeof(uint32_t)),
+                         __ATOMIC_RELAXED);
 }
 /* set s->owner (HK_NONE: none); keeps the slab tag table in step. class_idx must be final. */
 HK_HIDDEN void hk_slab_set_owner(hk_slab_t *s, uint32_t owner);

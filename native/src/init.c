@@ -69,6 +69,8 @@ static void init_phase1(void) {
   g_hk.align_mask = c->min_align_bytes - 1;
   g_hk.owner_map = hk_os_map_anon((R >> HK_GRANULE_SHIFT) * sizeof(uint32_t));
   g_hk.slab_tag = hk_os_map_anon(hk_round_up(((R / 4) >> g_hk.slab_shift) * sizeof(uint32_t), 4096));
+  g_hk.st_bias = (uintptr_t)g_hk.st - (g_hk.heap_base >> g_hk.st_shift);
+  g_hk.tag_bias = (uintptr_t)g_hk.slab_tag - (g_hk.ss_base >> g_hk.slab_shift) * sizeof(uint32_t);
   g_hk.ss_desc = hk_meta_alloc((uint64_t)g_hk.n_ss_slots * sizeof(void *));
   g_hk.pp_desc = hk_meta_alloc((uint64_t)g_hk.n_pp_slots * sizeof(void *));
   g_hk.ss_slot_bits = hk_meta_alloc(((uint64_t)g_hk.n_ss_slots + 63) / 64 * 8);
