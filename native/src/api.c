@@ -249,7 +249,8 @@ static inline void rec_ext(uint8_t op, hk_thread_t *t, uint64_t size, void *res,
  * anything else (pool, large, remote, invalid, foreign, NULL) falls through to the full path. */
 
 static inline int fast_ok(const hk_thread_t *t) {
-  return HK_LIKELY(t->active) & !hk_bypass & !(g_trace_enabled | g_trace_exact);
+  /* t->fast == active && !hk_bypass (kept by hk_thread_slow, the exit flush and the bypass) */
+  return HK_LIKELY(t->fast) & !(g_trace_enabled | g_trace_exact);
 }
 
 static HK_NOINLINE void *malloc_full(size_t n);
@@ -556,4 +557,7 @@ HK_API void cfree(void *p) __attribute__((alias("free"), copy(free)));
 #endif
 
 /* Replay bypass: while on, this thread's calls are served from the bypass arena. */
-HK_API void hakmem_replay_bypass(int on) { hk_bypass = on ? 1 : 0; }
+HK_API void hakmem_replay_bypass(int on) {
+  hk_bypass = on ? 1 : 0;
+  hk_tls.fast = !hk_bypass && hk_tls.active;
+}

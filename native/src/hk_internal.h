@@ -143,6 +143,7 @@ typedef struct hk_thread {
   uint8_t registered;
   uint8_t in_flush;
   uint8_t exited_once;
+  uint8_t fast;        /* active and not in the replay bypass: the fast paths may serve it */
   hk_block_t *tls_head[HAKMEM_TINY_CLASS_MAX];
   uint32_t tls_count[HAKMEM_TINY_CLASS_MAX];
   hk_slab_t *owned_head[HAKMEM_TINY_CLASS_MAX], *owned_tail[HAKMEM_TINY_CLASS_MAX];

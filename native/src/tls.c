@@ -89,6 +89,7 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
   hk_thread_t *t = &hk_tls;
   if (t->active) return t;
   t->active = 1;
+  t->fast = !hk_bypass;
   if (t->exited_once) return t;
   /* exact mode: the index, THREAD_START and the registry entry under the exact lock, so thread
    * indices appear in the trace in the order they were handed out. */
@@ -284,6 +285,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
   registry_remove(t);
   t->exited_once = 1;
   t->active = 0;
+  t->fast = 0;
   t->in_flush = 0;
 }
 
