@@ -281,10 +281,10 @@ HK_API void HK_NAME(free)(void *ptr) {
       fast_ok(t)) {
     uint8_t *st = hk_st(p);
     uint32_t tag = hk_tag_of(p);
-    if (HK_LIKELY(*st == HK_ST_LIVE) && HK_LIKELY(tag != 0)) {
+    if (HK_LIKELY(__atomic_load_n(st, __ATOMIC_RELAXED) == HK_ST_LIVE) && HK_LIKELY(tag != 0)) {
       if (HK_LIKELY((tag >> 8) == t->index + 1)) {
         /* (hk_spill asserts owner and class of every block it moves) */
-        *st = 0;
+        __atomic_store_n(st, 0, __ATOMIC_RELAXED);
         tiny_free_local(t, tag & 0xFF, (hk_block_t *)ptr);
       } else if (hk_remote_push(hk_slab_of(p), (hk_block_t *)ptr) != 0) {
         HK_COUNT(invalid_frees, 1); /* a racing free of the same block won (as free_ok) */
