@@ -3,14 +3,15 @@
  * The policy is docs/allocator.md; every name here is the name used there (and in the
  * TypeScript twin). One concern per file:
  *   config.c      configuration (defaults, HAKMEM_* overrides, validation)
- *   os.c          the address-space reservation, slot map/unmap, the metadata arena
+ *   os.c          the address-space reservation (and the block state table after it), slot
+ *                 map/unmap, the metadata arena
  *   owner_map.c   the flat granule -> region table, the region list and region ids
- *   superslab.c   SuperSlab/slab metadata: take, drain, live bits, pointer classification
+ *   superslab.c   SuperSlab/slab metadata: take, drain, block state, slab tags, classification
  *   tls.c         per-thread state: TLS lists, owned slabs/pages, thread index, exit flush
  *   shared_pool.c slab acquire/release, orphans, the virtual clock, the LRU
- *   pool.c        pool pages (mid sizes)
+ *   pool.c        pool pages (mid sizes), the per-thread page vectors, chunked slot mapping
  *   large.c       direct mappings in the large half of the reservation
- *   api.c         malloc & co: routing, recording, errno
+ *   api.c         malloc & co: the tiny fast paths, routing, recording, errno
  *   stats.c       counters, HAKMEM_STATS, hakmem_visit, hakmem_state_digest, hakmem_locate
  *   init.c        lazy initialisation, constructor/destructor, fork handlers
  *
