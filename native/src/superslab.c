@@ -53,7 +53,10 @@ void hk_classify(uintptr_t p, hk_class_ref_t *out) {
   uint8_t st = hk_state_get(p);
   if (st != HK_ST_LIVE) return;       /* double free, never handed out, interior pointer, or
                                        * already freed remotely and not drained yet */
-  HK_ASSERT((p - s->base) % s->block_size == 0 && (p - s->base) / s->block_size < s->carved);
+  /* (other threads' slabs too: their owner writes carved and block_size, atomically) */
+  HK_ASSERT((p - s->base) % __atomic_load_n(&s->block_size, __ATOMIC_RELAXED) == 0 &&
+            (p - s->base) / __atomic_load_n(&s->block_size, __ATOMIC_RELAXED) <
+                __atomic_load_n(&s->carved, __ATOMIC_RELAXED));
   out->slab = s;
   out->block_index = hk_block_index(s, p);
   out->verdict = HKT_VERDICT_OK;
