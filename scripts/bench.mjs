@@ -1,5 +1,5 @@
-// npm run bench [-- --quick]: measures everything side by side in one run and
-// regenerates docs/benchmarks.md. Every ratio is taken pair by pair within the
+// npm run bench [-- --quick] [-- --only fuzz]: measures everything side by side in one run and
+// regenerates docs/benchmarks.md (--only fuzz: section 4 alone, spliced into the existing file). Every ratio is taken pair by pair within the
 // same repetition, then the median is reported (never a ratio of medians).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +10,11 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 3 : 5;
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+if (ONLY !== null && ONLY !== 'fuzz') {
+  process.stderr.write(`bench: --only takes fuzz, got '${ONLY}'\n`);
+  process.exit(2);
+}
 const W = path.join(ROOT, 'bench', 'build', 'workloads');
 const LIBHAKMEM = path.join(ROOT, 'native', 'build', 'libhakmem.so');
 const REPLAY = path.join(ROOT, 'native', 'build', 'hakmem-replay');
@@ -297,6 +302,67 @@ function table4() {
   return out;
 }
 
+// ---------------------------------------------------------------- table 4b: native seeded bugs
+const NATIVE_VARIANTS = ['tls-leak', 'no-empty', 'refill-fallback', 'align-reenters', 'header-read', 'drain-loses-block', 'double-refill'];
+const NATIVE_SEEDS = QUICK ? [1, 2] : [1, 2, 3, 4, 5];
+const NATIVE_TIME = 60;
+
+/** Time to find each native variant with `fuzz --native --variant V --seed S --time 60` (issue 6). */
+function table4Native() {
+  const rows = [];
+  for (const v of NATIVE_VARIANTS) {
+    const per = [];
+    for (const seed of NATIVE_SEEDS) {
+      const dir = path.join(TMP, `nf-${v}-${seed}`);
+      const r = sh(process.execPath, [CLI, 'fuzz', '--native', '--variant', v, '--seed', String(seed), '--time', String(NATIVE_TIME), '--out', dir, '--json']);
+      try {
+        const j = JSON.parse(r.stdout);
+        per.push({ seed, found: j.found === true, id: j.finding?.id ?? null, seconds: j.seconds, runs: j.runs, events: j.reproducer?.events ?? null });
+      } catch {
+        per.push({ seed, found: false, id: `error: ${(r.stderr || '').trim().split('\n')[0]}`, seconds: NaN, runs: NaN, events: null });
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    rows.push({ variant: v, per });
+    log(`native ${v}: ${per.map((p) => (p.found ? `${p.seconds.toFixed(1)}s` : 'not found')).join(' ')}`);
+  }
+  const clean = sh(process.execPath, [CLI, 'fuzz', '--native', '--seed', '1', '--time', QUICK ? '10' : '30', '--json']);
+  let correct = null;
+  try {
+    const j = JSON.parse(clean.stdout);
+    correct = { found: j.found, runs: j.runs, calls: j.calls, seconds: j.seconds, callsPerSecond: j.callsPerSecond };
+  } catch {
+    correct = null;
+  }
+  return { rows, correct };
+}
+
+function section4(t4, tn) {
+  const md = [];
+  md.push('## 4. Fuzzing and exploration', '');
+  md.push('| what | figure | goal |', '|---|---|---|');
+  for (const r of t4) md.push(`| ${r.what} | ${r.figure} | ${r.goal} |`);
+  md.push('', 'For comparison (anchors): TLC ~283k states/s, SPIN ~126k states/s on their own examples.', '');
+  md.push(`Native seeded bugs (docs/fuzzing.md): \`hakmem-sim fuzz --native --variant V --seed S --time ${NATIVE_TIME}\` for seeds ${NATIVE_SEEDS.join(', ')} (config tight, one worker). Seconds is the campaign's wall time until the shrunk finding (shrinking included); events is the shrunk reproducer's trace events.`, '');
+  md.push('| variant | found | finding | seconds (median / max) | reproducer events (max) |', '|---|---:|---|---:|---:|');
+  for (const { variant, per } of tn.rows) {
+    const f = per.filter((p) => p.found);
+    const secs = f.map((p) => p.seconds).sort((a, b) => a - b);
+    const ids = [...new Set(f.map((p) => p.id))].join(', ');
+    const ev = f.map((p) => p.events ?? 0);
+    md.push(`| ${variant} | ${f.length}/${per.length} | ${ids || '-'} | ${secs.length ? `${fmt(median(secs), 1)} / ${fmt(secs.at(-1), 1)}` : '-'} | ${ev.length ? Math.max(...ev) : '-'} |`);
+  }
+  const c = tn.correct;
+  md.push(
+    '',
+    c
+      ? `The correct build, \`hakmem-sim fuzz --native --seed 1 --time ${QUICK ? 10 : 30}\`: ${c.found ? 'a finding (see docs/fuzzing.md)' : 'no finding'}, ${fmtInt(c.runs)} runs, ${fmtInt(c.calls)} calls in ${fmt(c.seconds, 1)} s: **${fmtInt(c.callsPerSecond)} native fuzz calls/s** (each case: the twin, a fork of hakmem-replay --serve replaying it with a digest after every event, and a second twin pass comparing).`
+      : 'The correct build: the run failed.',
+    '',
+  );
+  return md;
+}
+
 // ---------------------------------------------------------------- table 5: minimising
 /** A trace of N events whose failure (a double free) needs 3 of them, minimised (issue 7). */
 function table5() {
@@ -328,11 +394,29 @@ rec.close();`;
 }
 
 // ---------------------------------------------------------------- report
+if (ONLY === 'fuzz') {
+  const t4o = table4();
+  const tno = table4Native();
+  const file = path.join(ROOT, 'docs', 'benchmarks.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const a = text.indexOf('## 4. Fuzzing and exploration');
+  const b = text.indexOf('## 5. ');
+  if (a < 0 || b < a) {
+    process.stderr.write('bench: docs/benchmarks.md has no section 4 to replace; run the full bench\n');
+    process.exit(2);
+  }
+  const note = `Section 4 regenerated alone by \`npm run bench -- --only fuzz${QUICK ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}.`;
+  fs.writeFileSync(file, `${text.slice(0, a)}${[...section4(t4o, tno), note, ''].join('\n')}\n${text.slice(b)}`);
+  fs.rmSync(TMP, { recursive: true, force: true });
+  log(`wrote section 4 of docs/benchmarks.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  process.exit(0);
+}
 const t1 = table1();
 const tt = tableTraces();
 const t2 = table2();
 const t3 = table3();
 const t4 = table4();
+const tn = table4Native();
 const t5 = table5();
 
 const md = [];
@@ -385,10 +469,7 @@ md.push('| events | trace bytes | peak RSS MiB |', '|---:|---:|---:|');
 for (const m of t3.mem) md.push(`| ${fmtInt(m.events)} | ${fmtInt(m.bytes)} | ${fmt(m.rssMiB, 0)} |`);
 md.push('', 'Goals (issue 5): at least 5 million events/s with fast checks and 1 million with full checks; memory flat in trace length.', '');
 
-md.push('## 4. Fuzzing and exploration', '');
-md.push('| what | figure | goal |', '|---|---|---|');
-for (const r of t4) md.push(`| ${r.what} | ${r.figure} | ${r.goal} |`);
-md.push('', 'For comparison (anchors): TLC ~283k states/s, SPIN ~126k states/s on their own examples.', '');
+md.push(...section4(t4, tn));
 
 md.push('## 5. Minimising a crash trace', '');
 md.push('A synthetic trace with a double free near its end (the failure needs 3 events: the allocation and both frees), minimised by `hakmem-sim minimize` (wall time of the whole command).', '');

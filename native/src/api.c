@@ -317,6 +317,12 @@ static HK_NOINLINE void free_full(void *ptr) {
     if (ptr && !in_heap(p) && g_hk.next_free) g_hk.next_free(ptr);
     return;
   }
+#ifdef HAKMEM_VARIANT_HEADER_READ /* seeded bug: a header read in front of the pointer, unchecked */
+  if (ptr) {
+    volatile const uint64_t *hdr = (volatile const uint64_t *)ptr - 1;
+    (void)*hdr;
+  }
+#endif
   hk_thread_t *t = hk_thread_for_free();
   EXACT_LOCK();
   hk_class_ref_t ref;
@@ -453,6 +459,16 @@ static inline int is_pow2(size_t a) { return a && !(a & (a - 1)); }
 /* the aligned family: returns 0, EINVAL or ENOMEM */
 static int aligned_core(hk_thread_t *t, size_t align, size_t n, void **out) {
   if (n > (size_t)PTRDIFF_MAX) return ENOMEM;
+#ifdef HAKMEM_VARIANT_ALIGN_REENTERS /* seeded bug: the helper calls back into the wrapped malloc */
+  if (align > g_hk.cfg.min_align_bytes && n <= (size_t)PTRDIFF_MAX - align) {
+    EXACT_UNLOCK();
+    uintptr_t raw = (uintptr_t)HK_NAME(malloc)(n + align);
+    EXACT_LOCK();
+    if (!raw) return ENOMEM;
+    *out = (void *)((raw + align - 1) & ~(uintptr_t)(align - 1));
+    return 0;
+  }
+#endif
   hk_route_t r = route_aligned(n, align);
   void *q = alloc_route(t, r, n, align);
   if (!q) return ENOMEM;

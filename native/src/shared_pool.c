@@ -52,6 +52,7 @@ static void inuse_remove(hk_ss_t *ss) {
 }
 
 static hk_ss_t *ss_map_new(uint16_t tid) {
+  if (g_hk.cfg.superslab_max_count && g_sp.superslabs_live >= g_hk.cfg.superslab_max_count) return NULL;
   int64_t slot = hk_bits_find_clear(g_hk.ss_slot_bits, g_hk.n_ss_slots, g_hk.ss_slot_hint);
   if (slot < 0) return NULL;
   hk_ss_t *ss = ss_desc_get((uint32_t)slot);

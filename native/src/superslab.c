@@ -128,7 +128,11 @@ void hk_drain(hk_slab_t *s, uint16_t tid) {
   s->freelist = chain;
   s->freelist_len += n;
   HK_ASSERT(s->used >= n);
+#ifdef HAKMEM_VARIANT_DRAIN_LOSES_BLOCK /* seeded bug: one drained block stays counted as used */
+  s->used -= n - 1;
+#else
   s->used -= n;
+#endif
   HK_TCOUNT(drains);
   if (g_trace_internal)
     trace_ev0(HKT_DRAIN, tid, s->region->id, ((uint64_t)s->index << 32) | n);

@@ -193,8 +193,15 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
 }
 
 HK_NOINLINE void *hk_tiny_malloc_slow(hk_thread_t *t, uint32_t c) {
+#ifdef HAKMEM_VARIANT_REFILL_FALLBACK /* seeded bug: on refill failure, the next allocator */
+  if (!refill(t, c)) return g_hk.next_realloc ? g_hk.next_realloc(NULL, g_hk.cfg.tiny_class_size[c]) : NULL;
+#else
   if (!refill(t, c)) return NULL;
+#endif
   hk_block_t *b = t->tls_head[c];
+#ifdef HAKMEM_VARIANT_DOUBLE_REFILL /* seeded bug: the refilled block stays on the list too */
+  if (t->tls_count[c] >= 2) return b;
+#endif
   t->tls_head[c] = b->next;
   t->tls_count[c]--;
   return b;
@@ -203,6 +210,9 @@ HK_NOINLINE void *hk_tiny_malloc_slow(hk_thread_t *t, uint32_t c) {
 /* spill(t, c, n): pop n blocks (or all) from the top of the TLS list back to their slabs'
  * freelists, then the EMPTY checks in order of first touch. */
 HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
+#ifdef HAKMEM_VARIANT_TLS_LEAK /* seeded bug (docs/fuzzing.md): a full TLS list never spills */
+  if (!t->in_flush) return;
+#endif
   hk_slab_t *touched = NULL, *touched_tail = NULL;
   uint32_t k = 0;
   if (n > t->tls_count[c]) n = t->tls_count[c];
@@ -235,6 +245,10 @@ HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
     hk_slab_t *next = s->touch_next;
     s->touched = 0;
     s->touch_next = NULL;
+#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: EMPTY is never detected */
+    s = next;
+    continue;
+#endif
     if (s->used == 0) hk_release_slab(t, s);
     s = next;
   }
@@ -253,8 +267,13 @@ void hk_thread_exit_flush(hk_thread_t *t) {
     for (hk_slab_t *s = t->owned_head[c]; s;) {
       hk_slab_t *next = s->onext;
       if (atomic_load_explicit(&s->remote, memory_order_acquire)) hk_drain(s, tid);
-      if (s->used == 0) hk_release_slab(t, s);
-      else {
+#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: an empty slab is orphaned, not released */
+      if (0) {
+#else
+      if (s->used == 0) {
+#endif
+        hk_release_slab(t, s);
+      } else {
         hk_owned_remove(t, s);
         hk_orphan_slab(s);
       }

@@ -29,6 +29,8 @@ export interface HakmemConfig {
   largePageBytes: number;
   heapReserveBytes: number;
   minAlignBytes: number;
+  /** 0: no bound but the reservation. Absent from traces older than it: read as 0. */
+  superslabMaxCount: number;
   /** tiny_class_size[0 .. tinyClassCount) */
   tinyClassSize: number[];
   /** pool_class_size[0 .. poolClassCount) */
@@ -55,6 +57,7 @@ export const CONFIG_FIELDS = [
   ['large_page_bytes', 'largePageBytes'],
   ['heap_reserve_bytes', 'heapReserveBytes'],
   ['min_align_bytes', 'minAlignBytes'],
+  ['superslab_max_count', 'superslabMaxCount'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof HakmemConfig]>;
 
 type ScalarKey = (typeof CONFIG_FIELDS)[number][1];
@@ -85,6 +88,7 @@ export const DEFAULT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   largePageBytes: 4096,
   heapReserveBytes: 274877906944,
   minAlignBytes: 16,
+  superslabMaxCount: 0,
   tinyClassSize: [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024],
   poolClassSize: [2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 40960, 49152, 53248],
 });
@@ -108,10 +112,11 @@ export function copyConfig(cfg: Readonly<HakmemConfig>): HakmemConfig {
 /**
  * Entries added after traces were first recorded, with the value the native side had before
  * they existed: a trace without one was recorded by that earlier build. pool_map_chunk_bytes:
- * pool slots used to be mapped one page at a time.
+ * pool slots used to be mapped one page at a time; superslab_max_count: there was no bound (0).
  */
 const ADDED_LATER: ReadonlyMap<string, (entries: ReadonlyMap<string, bigint>) => bigint | undefined> = new Map([
   ['pool_map_chunk_bytes', (e: ReadonlyMap<string, bigint>) => e.get('pool_page_size_bytes')],
+  ['superslab_max_count', () => 0n],
 ]);
 
 function readEntry(entries: ReadonlyMap<string, bigint>, name: string): number {

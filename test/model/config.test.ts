@@ -18,6 +18,15 @@ describe('config', () => {
     expect(configFromEntries(entries)).toEqual(DEFAULT_CONFIG);
   });
 
+  it('reads a trace header from before superslab_max_count as no bound', () => {
+    const entries = configEntries(DEFAULT_CONFIG);
+    entries.delete('superslab_max_count');
+    expect(configFromEntries(entries).superslabMaxCount).toBe(0);
+    const noSlab = configEntries(DEFAULT_CONFIG);
+    noSlab.delete('slab_size_bytes');
+    expect(() => configFromEntries(noSlab)).toThrow(/slab_size_bytes/);
+  });
+
   it('has the native defaults', () => {
     expect(DEFAULT_CONFIG.superslabSizeBytes / DEFAULT_CONFIG.slabSizeBytes).toBe(16);
     expect(DEFAULT_CONFIG.heapReserveBytes).toBe(256 * 2 ** 30);
