@@ -183,12 +183,17 @@ function table2() {
     log(`recorder: ${t} threads`);
     const rounds = String(Math.round((QUICK ? 100000 : 400000) / t));
     const argv = [path.join(W, 'larson'), String(t), '1024', '8', '128', rounds, '2', '12345'];
-    const acc = { base: [], fast: [], exact: [], heaptrack: [], events: [], bytes: [], htBytes: [] };
+    const acc = { base: [], fast: [], counter: [], exact: [], heaptrack: [], events: [], bytes: [], htBytes: [] };
     for (let i = 0; i < RUNS; i++) {
       const base = runUnder(LIBHAKMEM, argv);
       const ft = path.join(TMP, `rec-fast.hkt`);
       fs.rmSync(ft, { force: true });
       const fast = runUnder(LIBHAKMEM, argv, { HAKMEM_TRACE: ft, HAKMEM_TRACE_MODE: 'fast' });
+      // fast mode with the version-1 shared slot counter instead of per-thread chunks
+      const ct = path.join(TMP, `rec-counter.hkt`);
+      fs.rmSync(ct, { force: true });
+      const counter = runUnder(LIBHAKMEM, argv, { HAKMEM_TRACE: ct, HAKMEM_TRACE_MODE: 'fast', HAKMEM_TRACE_CHUNKS: '0' });
+      fs.rmSync(ct, { force: true });
       const et = path.join(TMP, `rec-exact.hkt`);
       fs.rmSync(et, { force: true });
       const exact = runUnder(LIBHAKMEM, argv, { HAKMEM_TRACE: et, HAKMEM_TRACE_MODE: 'exact' });
@@ -199,6 +204,7 @@ function table2() {
       // event is the difference of the time per operation it measures itself, in process.
       const perOp = (r) => 1e9 / throughput(r.stdout);
       acc.fast.push(perOp(fast) - perOp(base));
+      acc.counter.push(perOp(counter) - perOp(base));
       acc.exact.push(perOp(exact) - perOp(base));
       acc.base.push(perOp(base));
       if (hasHeaptrack) {
@@ -447,10 +453,10 @@ if (tt.length) {
 md.push('', 'Goals (issue 3 and 9): at least glibc on every row; on single-threaded tiny workloads within 1.25x of mimalloc.', '');
 
 md.push('## 2. Recorder cost', '');
-md.push('The larson-style workload at 1, 2 and 4 threads. Each operation it times is one allocator call, so the added cost per event is its time per operation while recording minus its time per operation under hakmem not recording (measured in process by the workload itself); heaptrack\'s is against glibc without heaptrack. Bytes per event: the trace file (heaptrack: its output file, compressed as heaptrack writes it) over the events.', '');
-md.push('| threads | events | fast ns/event | exact ns/event | heaptrack ns/event | bytes/event (.hkt) | bytes/event (heaptrack) |', '|---:|---:|---:|---:|---:|---:|---:|');
+md.push('The larson-style workload at 1, 2 and 4 threads. Each operation it times is one allocator call, so the added cost per event is its time per operation while recording minus its time per operation under hakmem not recording (measured in process by the workload itself); heaptrack\'s is against glibc without heaptrack. "fast, shared counter" is fast mode with `HAKMEM_TRACE_CHUNKS=0` (one global slot counter per event, as before per-thread chunks). The fast-mode figures leave out the merge of the chunks at close, which runs after the workload has timed itself (see "Where the gaps come from"). Bytes per event: the trace file (heaptrack: its output file, compressed as heaptrack writes it) over the events.', '');
+md.push('| threads | events | fast ns/event | fast, shared counter ns/event | exact ns/event | heaptrack ns/event | bytes/event (.hkt) | bytes/event (heaptrack) |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const { threads, acc } of t2) {
-  md.push(`| ${threads} | ${fmtInt(median(acc.events))} | ${fmt(median(acc.fast), 1)} | ${fmt(median(acc.exact), 1)} | ${hasHeaptrack ? fmt(median(acc.heaptrack), 1) : 'n/a'} | ${fmt(median(acc.bytes), 1)} | ${hasHeaptrack ? fmt(median(acc.htBytes), 1) : 'n/a'} |`);
+  md.push(`| ${threads} | ${fmtInt(median(acc.events))} | ${fmt(median(acc.fast), 1)} | ${fmt(median(acc.counter), 1)} | ${fmt(median(acc.exact), 1)} | ${hasHeaptrack ? fmt(median(acc.heaptrack), 1) : 'n/a'} | ${fmt(median(acc.bytes), 1)} | ${hasHeaptrack ? fmt(median(acc.htBytes), 1) : 'n/a'} |`);
 }
 md.push('', 'Goals (issue 4): at most 25 ns/event on one thread, flat as threads are added in fast mode; at most 16 bytes/event.', '');
 
@@ -473,10 +479,11 @@ md.push('', 'Goal (issue 7): a 1-million-event trace whose failure needs 3 event
 
 md.push('## Where the gaps come from', '');
 md.push(
-  '- **hakmem against glibc on tiny workloads** (table 1). `perf record` of `random_mixed 20000000 256 42` under hakmem: the malloc path spends its time setting the block\'s live bit (a load and `bts` on slab metadata, another cache line than the block), and free spends it in the ownership-map lookup (`hk_slab_of`, `hk_classify`: a range check, a table load, the slab\'s metadata, the live and remote bits). These are the price of classifying every pointer by lookup (seed 001) and of catching double frees natively; glibc\'s tcache reads a header in front of the block instead. A division by the block size on both paths was removed this session (a reciprocal multiply: 57.7M to 87M ops/s on that workload).',
-  '- **Mid-size blocks** (seed 001 row): a pool page holds 1 to 32 blocks and every new page is its own `mmap` (one system call per 64 KiB page the working set grows by). Raising the empty-page bound from 16 to 256 this session stopped the map/unmap churn (3.05M to 6.58M ops/s on `mid_large_mt 2 400000 2048 42`); mapping pool pages a MiB at a time is the next step.',
-  '- **Recorder cost with threads** (table 2): every event takes its slot from one global counter (a single global order is what makes the trace replayable), so on two or more threads that cache line moves between cores on every call.',
-  '- **The twin\'s replay rate** (table 3): with checks off it is bounded by the JavaScript model itself (one call through the classifier, a typed-array freelist operation, a placement object per allocation); fast checks add a live-block table lookup and insert per call, and full checks a per-slab accounting check per event. Short traces are dominated by JIT warm-up (their rates are far below the long generated ones). hakmem-replay on multi-threaded traces is bounded by the baton handed between threads on every switch (prodcons).',
+  '- **hakmem on tiny workloads** (table 1). malloc and free of tiny blocks take a short path when nothing is recorded (docs/allocator.md 7a): malloc pops the TLS list and marks the block live in the block state table (a byte per 16 bytes, found from the address alone); free reads that byte and the slab\'s tag (owner and class, a u32 per slab) and pushes onto the TLS list or the owner\'s remote queue. `perf record` of `random_mixed 20000000 256 42` under hakmem now spends nearly all its allocator time in those two functions, most of it waiting for the block\'s first word and the state byte (cache misses, not instructions); what stays behind mimalloc is the state byte (a second cache line per call: the price of classifying every pointer by lookup, seed 001, and of catching double frees) and the entry test (thread set up, not recording). CPU time (user + sys), glibc / hakmem, median of 7 paired runs (`bench/experiments/cpu_ratios.sh native/build/libhakmem.so 7 larson random mid`, 4x the rows\' iteration counts): larson 0.75 to 1.42, random mixed 0.61 to 1.40 (mimalloc / hakmem 0.35 to 0.80) before and after the fast paths.',
+  '- **Mid-size blocks** (seed 001 row): pool malloc must take from the first owned page, in owned order, that has a block; walking the exhausted pages to find it was 38% of the time (`perf`, `mid_large_mt`), and a per-class page vector with a bitmap now skips them. Pool slots are made read-write a MiB at a time (`pool_map_chunk_bytes`): 1,021 mapping calls became 70 on `mid_large_mt 2 400000 2048 42` (`HAKMEM_STATS=1`); the 759 unmaps of pages beyond the 256 kept empty remain, and `strace` counts them as `mmap` (PROT_NONE over the page). What is left is cache misses on page metadata across a 40 MB working set. CPU time glibc / hakmem 0.97 to 1.26 (same method).',
+  '- **Producer/consumer**: most of its time is the workload\'s own mutex and condition variable (`perf`: futex, `pthread_cond_signal`, context switches); its CPU time is bimodal on a loaded 2-core machine (runs of 0.7 s and of 3 to 6 s under every allocator), so its ratios move run to run.',
+  '- **Recorder cost with threads** (table 2). Exact mode, and fast mode with `HAKMEM_TRACE_CHUNKS=0`, take every event\'s slot from one global counter, so when two threads really run at once that cache line moves between cores on every call (bench/experiments/recorder_order.c). Fast mode with threads instead writes per-thread chunks of 64 slots (one atomic per 64 events, no shared line per event) and stamps each event with the TSC, `lfence` first for a free (docs/trace-format.md, "Version 2"): its cost is the clock read, about the same at any thread count, and it does not grow with contention. On a 2-vCPU AMD EPYC VM shared with other jobs (threads seldom ran at once, so the counter did not bounce) the clock made fast mode dearer in the workload\'s own loop: +24 to +26 ns/event at 1, 2 and 4 threads against +10.5 to +12 for the counter (thread CPU time, median of 5, `bench/experiments/recorder_cost.sh`), and the merge at close added about 17 to 19 ns/event of process CPU after the workload (+41 to +45 ns/event of user+sys in all against +11 to +12.5). perf: `rdtsc` and the `lfence` before a free\'s are two thirds of the recorder\'s time in the loop. Without the fence the clock costs ~8 ns/event less but a lock-free handoff showed frees recorded before their malloc (3 in 6 million).',
+  '- **The twin\'s replay rate** (table 3): with checks off it is bounded by the JavaScript model itself (one call through the classifier, a typed-array freelist operation, a placement object per allocation); fast checks add a probe and an insert or update of a typed-array hash table (src/sim/invariants/live-table.ts) per call, and full checks a per-slab accounting check and a scan of the touched TLS list (one slab lookup per run of blocks of the same slab) per event. Short traces are dominated by JIT warm-up (their rates are far below the long generated ones). hakmem-replay on multi-threaded traces is bounded by the baton handed between threads on every switch (prodcons).',
   '- **Fuzzing** (table 4): each case builds a fresh engine and twin and checks every invariant after every event; that per-case set-up and the full checks are most of the time.',
   '',
 );

@@ -101,6 +101,9 @@ static int validate(const hakmem_config_t *c) {
   REQ(is_pow2(c->pool_page_size_bytes) && c->pool_page_size_bytes >= 65536,
       "pool_page_size_bytes must be a power of two >= 64 KiB");
   REQ(c->pool_max_bytes <= c->pool_page_size_bytes, "pool_max_bytes must fit a pool page");
+  REQ(is_pow2(c->pool_map_chunk_bytes) && c->pool_map_chunk_bytes >= c->pool_page_size_bytes &&
+          c->pool_map_chunk_bytes <= (64ull << 20),
+      "pool_map_chunk_bytes must be a power of two in [pool_page_size_bytes, 64 MiB]");
   REQ(c->pool_max_bytes / c->min_align_bytes <= 1u << 20, "pool_max_bytes too large");
   REQ(c->tls_cap_blocks >= 1 && c->tls_refill_blocks >= 1 && c->tls_spill_blocks >= 1,
       "TLS cap/refill/spill must be >= 1");

@@ -89,6 +89,7 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
   hk_thread_t *t = &hk_tls;
   if (t->active) return t;
   t->active = 1;
+  t->fast = !hk_bypass;
   if (t->exited_once) return t;
   /* exact mode: the index, THREAD_START and the registry entry under the exact lock, so thread
    * indices appear in the trace in the order they were handed out. */
@@ -132,7 +133,6 @@ void hk_owned_remove(hk_thread_t *t, hk_slab_t *s) {
 void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
   s->oseq = ++t->opage_seq;
-  if (!t->opage_cursor[j]) t->opage_cursor[j] = s;
   s->onext = NULL;
   s->oprev = t->opage_tail[j];
   if (t->opage_tail[j]) t->opage_tail[j]->onext = s;
@@ -142,7 +142,7 @@ void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
 
 void hk_opage_remove(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
-  if (t->opage_cursor[j] == s) t->opage_cursor[j] = s->onext;
+  hk_pvec_remove(t, s);
   if (s->oprev) s->oprev->onext = s->onext;
   else t->opage_head[j] = s->onext;
   if (s->onext) s->onext->oprev = s->oprev;
@@ -160,7 +160,8 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
   uint32_t n = 0;
   /* the owned slabs in order; those before the cursor are exhausted and are skipped */
   hk_slab_t *s = t->owned_cursor[c];
-  if (!t->notify || atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire))
+  if (!t->notify || (atomic_load_explicit(&t->notify->tiny[c], memory_order_relaxed) &&
+                     atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire)))
     s = t->owned_head[c];
 #ifdef HK_FULL_SCAN /* check: the cursor changes no decision */
   s = t->owned_head[c];
@@ -291,6 +292,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
       s = next;
     }
   }
+  hk_pvec_release(t);
   trace_ev0(HKT_THREAD_EXIT, tid, 0, 0);
   pthread_mutex_lock(&g_registry_lock); /* fold the counters in while still registered */
   HK_COUNT(refills, t->n_refills);
@@ -302,6 +304,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
   registry_remove(t);
   t->exited_once = 1;
   t->active = 0;
+  t->fast = 0;
   t->in_flush = 0;
 }
 

@@ -24,6 +24,8 @@ export interface HakmemConfig {
   poolMaxBytes: number;
   poolClassCount: number;
   poolFreePagesMaxCount: number;
+  /** Native mapping granularity of pool page slots; no decision of the model depends on it. */
+  poolMapChunkBytes: number;
   largePageBytes: number;
   heapReserveBytes: number;
   minAlignBytes: number;
@@ -51,6 +53,7 @@ export const CONFIG_FIELDS = [
   ['pool_max_bytes', 'poolMaxBytes'],
   ['pool_class_count', 'poolClassCount'],
   ['pool_free_pages_max_count', 'poolFreePagesMaxCount'],
+  ['pool_map_chunk_bytes', 'poolMapChunkBytes'],
   ['large_page_bytes', 'largePageBytes'],
   ['heap_reserve_bytes', 'heapReserveBytes'],
   ['min_align_bytes', 'minAlignBytes'],
@@ -81,6 +84,7 @@ export const DEFAULT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   poolMaxBytes: 53248,
   poolClassCount: 12,
   poolFreePagesMaxCount: 256,
+  poolMapChunkBytes: 1048576,
   largePageBytes: 4096,
   heapReserveBytes: 274877906944,
   minAlignBytes: 16,
@@ -105,11 +109,18 @@ export function copyConfig(cfg: Readonly<HakmemConfig>): HakmemConfig {
   return { ...cfg, tinyClassSize: [...cfg.tinyClassSize], poolClassSize: [...cfg.poolClassSize] };
 }
 
-/** Entries added after the trace format's first version: absent means this value (no bound). */
-const ADDED_LATER: ReadonlyMap<string, bigint> = new Map([['superslab_max_count', 0n]]);
+/**
+ * Entries added after traces were first recorded, with the value the native side had before
+ * they existed: a trace without one was recorded by that earlier build. pool_map_chunk_bytes:
+ * pool slots used to be mapped one page at a time; superslab_max_count: there was no bound (0).
+ */
+const ADDED_LATER: ReadonlyMap<string, (entries: ReadonlyMap<string, bigint>) => bigint | undefined> = new Map([
+  ['pool_map_chunk_bytes', (e: ReadonlyMap<string, bigint>) => e.get('pool_page_size_bytes')],
+  ['superslab_max_count', () => 0n],
+]);
 
 function readEntry(entries: ReadonlyMap<string, bigint>, name: string): number {
-  const v = entries.get(name) ?? ADDED_LATER.get(name);
+  const v = entries.get(name) ?? ADDED_LATER.get(name)?.(entries);
   if (v === undefined) throw new ConfigError(name, 'missing');
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError(name, `value ${v} out of range`);
   return Number(v);

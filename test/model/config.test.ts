@@ -44,6 +44,12 @@ describe('config', () => {
     expect(() => configFromEntries(e2)).toThrow(/pool_class_size_3/);
   });
 
+  it('reads a trace recorded before pool_map_chunk_bytes existed as one page at a time', () => {
+    const entries = configEntries(DEFAULT_CONFIG);
+    entries.delete('pool_map_chunk_bytes');
+    expect(configFromEntries(entries).poolMapChunkBytes).toBe(DEFAULT_CONFIG.poolPageSizeBytes);
+  });
+
   it('names an invalid entry', () => {
     const bad = (name: string, v: bigint, re: RegExp) => {
       const entries = configEntries(DEFAULT_CONFIG);
