@@ -279,6 +279,9 @@ HK_API void HK_NAME(free)(void *ptr) {
   /* before initialisation ss_end == ss_base == 0: the range check fails */
   if (HK_LIKELY(p - g_hk.ss_base < g_hk.ss_end - g_hk.ss_base) && !(p & g_hk.align_mask) &&
       fast_ok(t)) {
+#ifdef HAKMEM_VARIANT_HEADER_READ /* seeded bug: a header read in front of the pointer, unchecked */
+    (void)*((volatile const uint64_t *)ptr - 1);
+#endif
     uint8_t *st = hk_st(p);
     uint32_t tag = hk_tag_of(p);
     if (HK_LIKELY(__atomic_load_n(st, __ATOMIC_RELAXED) == HK_ST_LIVE) && HK_LIKELY(tag != 0)) {
