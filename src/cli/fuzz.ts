@@ -16,7 +16,7 @@ import {
   type CaseFinding,
 } from '../sim/fuzz/campaign.js';
 import { CONFIG_PRESETS, type ConfigPreset } from '../sim/fuzz/program.js';
-import { saveFinding, type RerunSpec } from '../sim/fuzz/report.js';
+import { replayCommand, saveFinding, type RerunSpec } from '../sim/fuzz/report.js';
 import type { ScheduleMode } from '../sim/fuzz/schedule.js';
 import { MODEL_VARIANTS, isModelVariant } from '../sim/fuzz/variants.js';
 import { NATIVE_VARIANTS, isNativeVariant, replayBinary, type NativeSpec } from '../sim/fuzz/native.js';
@@ -217,7 +217,7 @@ function finish(
   }
   const saved = saveFinding(path.resolve(o.out), found, env, spec);
   const relTrace = shortPath(saved.trace);
-  const replayLine = `hakmem-sim replay ${relTrace}`;
+  const replayLine = replayCommand(spec, relTrace);
   if (o.json) {
     report(
       true,

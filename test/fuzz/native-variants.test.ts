@@ -76,7 +76,7 @@ describe('fuzz --native: seeded native bugs are found and shrunk', () => {
     const r = runCli(['fuzz', '--native', '--variant', 'header-read', '--seed', '1', '--runs', '200', '--out', dir]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/found native-crash/);
-    expect(r.stdout).toMatch(/^hakmem-sim replay .*\.hkt$/m);
+    expect(r.stdout).toMatch(/^hakmem-sim diff --native --variant header-read .*\.hkt$/m);
     expect(r.stdout).toMatch(/^hakmem-sim fuzz --case-seed \d+ --path [\d:]+ .*--native --variant header-read$/m);
     const saved = fs.readdirSync(dir).find((n) => n.endsWith('.hkt'));
     expect(saved).toBeDefined();

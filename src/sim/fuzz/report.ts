@@ -55,6 +55,15 @@ export function rerunLine(f: Pick<CaseFinding, 'roundSeed' | 'path'>, s: RerunSp
   return parts.join(' ');
 }
 
+/**
+ * The line that replays a saved finding: the twin (`replay`), or for a native finding the same
+ * native build against the twin (`diff --native`), which shows the crash or disagreement.
+ */
+export function replayCommand(spec: Pick<RerunSpec, 'native'>, trace: string): string {
+  if (!spec.native) return `hakmem-sim replay ${trace}`;
+  return `hakmem-sim diff --native${spec.native.variant ? ` --variant ${spec.native.variant}` : ''} ${trace}`;
+}
+
 function allocatorText(spec: RerunSpec): string {
   if (spec.native) {
     return spec.native.variant
@@ -76,7 +85,7 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
   const text = path.join(dir, `${name}.txt`);
   const upTo = executeCase(f.case, env);
   const run = executeCase(f.case, env, { log: true, tracePath: trace, toCompletion: true });
-  const replayLine = `hakmem-sim replay ${trace}`;
+  const replayLine = replayCommand(spec, trace);
   const line = rerunLine(f, spec);
   const found = run.finding ?? f.finding;
   const body = [
@@ -97,11 +106,10 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
     '',
   ];
   if (spec.native) {
-    const diff = `hakmem-sim diff --native${spec.native.variant ? ` --variant ${spec.native.variant}` : ''} ${trace}`;
     body.push(
       `The trace was written by the twin; the real allocator${spec.native.variant ? ` with the seeded bug "${spec.native.variant}"` : ''} disagreed with it,`,
-      `crashed or hung when replaying it. Compare the two event by event with:`,
-      `  ${diff}`,
+      `crashed or hung when replaying it. The replay line (\`diff --native\`) compares the two event by event;`,
+      `\`hakmem-sim replay\` would replay it through the twin alone, which agrees with itself.`,
       '',
     );
   }
