@@ -405,7 +405,7 @@ if (ONLY === 'fuzz') {
     process.stderr.write('bench: docs/benchmarks.md has no section 4 to replace; run the full bench\n');
     process.exit(2);
   }
-  const note = `Section 4 regenerated alone by \`npm run bench -- --only fuzz${QUICK ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}.`;
+  const note = `Section 4 regenerated alone by \`npm run bench -- --only fuzz${QUICK ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)} (1-minute load average ${os.loadavg()[0].toFixed(1)} at the end).`;
   fs.writeFileSync(file, `${text.slice(0, a)}${[...section4(t4o, tno), note, ''].join('\n')}\n${text.slice(b)}`);
   fs.rmSync(TMP, { recursive: true, force: true });
   log(`wrote section 4 of docs/benchmarks.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
