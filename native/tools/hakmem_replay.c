@@ -33,6 +33,9 @@
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,6 +232,9 @@ static void usage(int code) {
       "  --quiet             no per-event lines (digests and the summary only)\n"
       "  --free-run          run the threads concurrently (causality only) and print events/s\n"
       "  --print-config      print the configuration in force as `name value` lines, then exit\n"
+      "  --serve             read `TRACE<TAB>OUT` lines from stdin; replay each in a forked child\n"
+      "                      (output to OUT, stderr to OUT.err), answer one line per case\n"
+      "  --timeout-ms N      --serve: a case running longer is killed and answered as a hang (5000)\n"
       "  --help              this text\n"
       "\n"
       "Exit codes: 0 replayed, every placement as recorded; 1 some placement differed;\n"
@@ -1011,11 +1017,116 @@ static int run_free_run(uint32_t n_threads) {
 
 /* ------------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------ --serve */
+
+/* One persistent process for many cases (hakmem-sim fuzz --native): each stdin line
+ * `TRACE<TAB>OUT` is replayed by a forked child, so a crash or a hang of the allocator is an
+ * answer, not the end of the server, and every case starts from the same untouched heap (this
+ * process never allocates from it: the bypass is on). Answers, one line per case
+ * (docs/replay-output.md): `N<TAB>code` the child exited with code (0 agree, 1 some placement
+ * or verdict differed, 2 rejected); `X<TAB>signal` it died of a signal; `H<TAB>ms` it ran past
+ * the timeout and was killed; `E<TAB>message` the line could not be served. Returns only in a
+ * child, with *trace and *out set; the server itself exits 0 at end of input. */
+static unsigned long long g_timeout_ms = 5000;
+
+static void serve_answer(const char *kind, const char *detail) {
+  char line[512];
+  int n = snprintf(line, sizeof line, "%s\t%s\n", kind, detail);
+  if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+  if (write(1, line, (size_t)n) != n) _exit(3); /* the client is gone */
+}
+
+/* wait for pid at most timeout_ms: 1 exited (*status set), 0 timed out */
+static int serve_wait(pid_t pid, int *status, unsigned long long timeout_ms) {
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  uint64_t deadline = mono_ns() + timeout_ms * 1000000ull;
+  for (;;) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid) {
+      if (pfd >= 0) close(pfd);
+      return 1;
+    }
+    uint64_t now = mono_ns();
+    if (now >= deadline) break;
+    if (pfd >= 0) {
+      struct pollfd p = {.fd = pfd, .events = POLLIN};
+      (void)poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1);
+    } else {
+      struct timespec ts = {0, 200000}; /* no pidfd (Linux < 5.3): poll every 0.2 ms */
+      nanosleep(&ts, 0);
+    }
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, status, 0);
+  if (pfd >= 0) close(pfd);
+  return 0;
+}
+
+static void serve_loop(const char **trace, const char **out) {
+  static char buf[2 * PATH_MAX + 4];
+  static char err_path[PATH_MAX + 8];
+  size_t len = 0;
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    char *nl = memchr(buf, '\n', len);
+    if (!nl) {
+      if (len == sizeof buf) { /* a line too long: drop it */
+        serve_answer("E", "line too long");
+        len = 0;
+        continue;
+      }
+      ssize_t r = read(0, buf + len, sizeof buf - len);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) _exit(0); /* end of input */
+      len += (size_t)r;
+      continue;
+    }
+    *nl = 0;
+    char *tab = strchr(buf, '\t');
+    if (!tab || tab == buf || !tab[1]) serve_answer("E", "expected TRACE<TAB>OUT");
+    else {
+      *tab = 0;
+      pid_t pid = fork();
+      if (pid == 0) {
+        snprintf(err_path, sizeof err_path, "%s.err", tab + 1);
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+          dup2(fd, 2);
+          close(fd);
+        }
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull >= 0) dup2(devnull, 0);
+        *trace = buf;
+        *out = tab + 1;
+        return;
+      }
+      if (pid < 0) serve_answer("E", strerror(errno));
+      else {
+        int status = 0;
+        char d[32];
+        if (!serve_wait(pid, &status, g_timeout_ms)) {
+          snprintf(d, sizeof d, "%llu", g_timeout_ms);
+          serve_answer("H", d);
+        } else if (WIFSIGNALED(status)) {
+          snprintf(d, sizeof d, "%d", WTERMSIG(status));
+          serve_answer("X", d);
+        } else {
+          snprintf(d, sizeof d, "%d", WEXITSTATUS(status));
+          serve_answer("N", d);
+        }
+      }
+    }
+    size_t used = (size_t)(nl + 1 - buf);
+    memmove(buf, nl + 1, len - used);
+    len -= used;
+  }
+}
+
 int main(int argc, char **argv) {
   bypass(1);
   arm_fatal_signals();
   const char *out_path = 0;
-  int print_cfg = 0;
+  int print_cfg = 0, serve = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage(0);
@@ -1029,11 +1140,38 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--quiet")) g_quiet = 1;
     else if (!strcmp(a, "--free-run")) g_free_run = 1;
     else if (!strcmp(a, "--print-config")) print_cfg = 1;
+    else if (!strcmp(a, "--serve")) serve = 1;
+    else if (!strcmp(a, "--timeout-ms") && i + 1 < argc) {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(argv[++i], &end, 10);
+      if (errno || *end || !*argv[i] || !v) usage(2);
+      g_timeout_ms = v;
+    }
     else if (a[0] == '-' && a[1]) usage(2);
     else if (!g_trace_path) g_trace_path = a;
     else usage(2);
   }
   if (print_cfg) return print_config();
+  if (serve) {
+    if (out_path || g_free_run) usage(2);
+    /* The configuration: with `--serve TRACE`, that trace's header (the server re-executes
+     * itself once with it, before reading any input); else the environment's. A case whose
+     * header differs from it is rejected (exit 2), never re-executed. */
+    if (g_trace_path) {
+      if (hkt_open(&g_f, g_trace_path, g_err, sizeof g_err)) die(2, "%s", g_err);
+      match_config(&g_f, argv);
+      hkt_close(&g_f);
+      memset(&g_f, 0, sizeof g_f);
+      g_trace_path = 0;
+    }
+    setenv("HAKMEM_REPLAY_REEXEC", "1", 1);
+    /* the client may hold our stdin open read-write (a FIFO): its death must end us */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(0);
+    if (hakmem_config) (void)hakmem_config(); /* initialise once: every child inherits it */
+    serve_loop(&g_trace_path, &out_path);
+  }
   if (!g_trace_path) usage(2);
 
   if (hkt_open(&g_f, g_trace_path, g_err, sizeof g_err)) die(2, "%s", g_err);

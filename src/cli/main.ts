@@ -59,8 +59,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('compare the twin with the recorded placements, and with --native with hakmem-replay')
     .argument('<file>', 'trace file (.hkt)')
     .option('--native', 'also re-run the trace on the real allocator (hakmem-replay) and compare placements, verdicts and state digests')
+    .option('--variant <name>', 'with --native: the seeded-bug build hakmem-replay-NAME (docs/fuzzing.md)')
     .option('--json', 'print as JSON')
-    .action((file: string, opts: { native?: boolean; json?: boolean }) => {
+    .action((file: string, opts: { native?: boolean; variant?: string; json?: boolean }) => {
       code = diffCommand(file, opts);
     });
 
@@ -147,9 +148,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'worker threads', '1')
     .option('--shard <i/n>', 'take shard i of n of the seed space', '0/1')
     .option('--schedule <mode>', 'picks (schedule as data, shrinkable) or pct', 'picks')
-    .option('--config <preset>', 'allocator configuration: small or default', 'small')
-    .option('--variant <name>', 'plant a seeded bug into the twin (tls-leak, no-empty, double-refill, drain-loses-block)')
-    .option('--native', 'run the cases on the real allocator (not available yet)')
+    .option('--config <preset>', 'allocator configuration: small, tight or default (default: small; with --native: tight)')
+    .option('--variant <name>', 'plant a seeded bug: into the twin (tls-leak, no-empty, double-refill, drain-loses-block), or with --native the native build hakmem-replay-NAME (those four, refill-fallback, align-reenters, header-read)')
+    .option('--native', 'also run every case on the real allocator (hakmem-replay --serve) and check that it agrees with the twin')
     .option('--misuse', 'also generate foreign, double, interior and wild frees (I2 is then expected, not a finding)')
     .option('--case-seed <n>', 're-run one case: its round seed (printed with a finding)')
     .option('--path <p>', 're-run one case: its fast-check path')

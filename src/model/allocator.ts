@@ -252,8 +252,7 @@ export class HakmemModel {
     }
     const key = tinyMalloc(h, t, code);
     if (key < 0) return failed(ENOMEM);
-    const sk = Math.floor(key / h.blockSpan);
-    return { placement: this.tinyPlacement(h.slab(sk), key - sk * h.blockSpan), errno: 0 };
+    return { placement: this.tinyPlacement(h.gotSlab as SlabMeta, key - Math.floor(key / h.blockSpan) * h.blockSpan), errno: 0 };
   }
 
   // ------------------------------------------------------------------ free
@@ -486,6 +485,11 @@ export class HakmemModel {
   /** The shared pool: vclock, LRU, orphans, free-page stack. */
   shared(): SharedView {
     return sharedView(this.h);
+  }
+
+  /** LRU pushes, pops and evictions so far: changes exactly when an lru_* event is (or would be) emitted. */
+  get lruOps(): number {
+    return this.h.lruOps;
   }
 
   get vclock(): number {

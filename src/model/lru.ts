@@ -14,6 +14,7 @@ export function lruPush(h: Heap, ss: SuperSlab): void {
   ss.inLru = true;
   ss.pushedAt = st.vclock;
   st.lru.push(ss.regionId);
+  h.lruOps++;
   if (h.internal) h.emit({ op: 'lru_push', regionId: ss.regionId, vclock: st.vclock });
   const cfg = h.cfg;
   while (st.lru.length > cfg.lruMaxCount || st.lru.length * cfg.superslabSizeBytes > cfg.lruMaxBytes) {
@@ -33,6 +34,7 @@ export function lruEvictBack(h: Heap): void {
   const id = st.lru.shift() as number;
   const ss = h.superslab(id);
   ss.inLru = false;
+  h.lruOps++;
   if (h.internal) h.emit({ op: 'lru_evict', regionId: id, vclock: st.vclock });
   st.regions.delete(id);
   st.superslabsMapped--;
@@ -46,6 +48,7 @@ export function lruPopFront(h: Heap): SuperSlab | null {
   const id = st.lru.pop() as number;
   const ss = h.superslab(id);
   ss.inLru = false;
+  h.lruOps++;
   if (h.internal) h.emit({ op: 'lru_pop', regionId: id, vclock: st.vclock });
   h.emit({ op: 'region_reuse', regionId: id });
   return ss;

@@ -166,6 +166,10 @@ export class Heap {
   events: ModelEvent[] = [];
   /** Scratch for take(): block indices. */
   readonly got: number[] = [];
+  /** LRU pushes, pops and evictions so far (the engine's cue to check the LRU, with or without internal events). */
+  lruOps = 0;
+  /** Result register of tinyMalloc(): the slab of the block it handed out. */
+  gotSlab: SlabMeta | null = null;
   /** Scratch for spill(): slab keys in order of first touch. */
   readonly touched: number[] = [];
 

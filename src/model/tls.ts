@@ -20,13 +20,18 @@ export function newThreadState(h: Heap, tid: number, registered: boolean): Threa
   };
 }
 
-/** tiny_malloc(t, c): the block key handed out, or -1 (ENOMEM). Sets the block's live bit. */
+/**
+ * tiny_malloc(t, c): the block key handed out, or -1 (ENOMEM). Sets the block's live bit and
+ * leaves its slab in h.gotSlab.
+ */
 export function tinyMalloc(h: Heap, t: ThreadState, c: number): number {
   const list = t.tlsList[c];
   if (list.length === 0 && !refill(h, t, c)) return -1;
   const key = list.pop() as number;
   const sk = Math.floor(key / h.blockSpan);
-  h.slab(sk).live[key - sk * h.blockSpan] = LIVE;
+  const s = h.slab(sk);
+  s.live[key - sk * h.blockSpan] = LIVE;
+  h.gotSlab = s;
   return key;
 }
 

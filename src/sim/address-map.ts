@@ -17,15 +17,24 @@ export class AddressMap {
   readonly regions = new Map<number, MappedRegion>();
   /** Large regions sorted by base, for range lookups. */
   private large: MappedRegion[] = [];
-  /** SuperSlabs and pool pages by base / their (aligned) size. */
-  private readonly byGranule = new Map<number, MappedRegion>();
+  /**
+   * SuperSlabs and pool pages by granule: base / their (aligned) size, counted from the heap's
+   * first granule so that keys are small integers (a Map keyed by 2^32 and beyond boxes every key).
+   */
+  private readonly superslabGranules = new Map<number, MappedRegion>();
+  private readonly poolGranules = new Map<number, MappedRegion>();
+  private readonly superslabOrigin: number;
+  private readonly poolOrigin: number;
 
   constructor(
     private readonly heapBase: number,
     private readonly heapBytes: number,
     private readonly superslabBytes: number,
     private readonly poolPageBytes: number,
-  ) {}
+  ) {
+    this.superslabOrigin = Math.floor(heapBase / superslabBytes);
+    this.poolOrigin = Math.floor(heapBase / poolPageBytes);
+  }
 
   map(regionId: number, base: number, sizeBytes: number, kind: RegionKind): string | null {
     if (this.regions.has(regionId)) return `region ${regionId} mapped twice`;
@@ -53,10 +62,14 @@ export class AddressMap {
     return null;
   }
 
+  private granules(kind: RegionKind): Map<number, MappedRegion> {
+    return kind === RegionKind.SuperSlab ? this.superslabGranules : this.poolGranules;
+  }
+
   private granuleKey(kind: RegionKind, addr: number): number {
     return kind === RegionKind.SuperSlab
-      ? Math.floor(addr / this.superslabBytes) * 2
-      : Math.floor(addr / this.poolPageBytes) * 2 + 1;
+      ? Math.floor(addr / this.superslabBytes) - this.superslabOrigin
+      : Math.floor(addr / this.poolPageBytes) - this.poolOrigin;
   }
 
   private index(r: MappedRegion): void {
@@ -65,7 +78,7 @@ export class AddressMap {
       while (i > 0 && this.large[i - 1].base > r.base) i--;
       this.large.splice(i, 0, r);
     } else {
-      this.byGranule.set(this.granuleKey(r.kind, r.base), r);
+      this.granules(r.kind).set(this.granuleKey(r.kind, r.base), r);
     }
   }
 
@@ -74,15 +87,15 @@ export class AddressMap {
       const i = this.large.indexOf(r);
       if (i >= 0) this.large.splice(i, 1);
     } else {
-      this.byGranule.delete(this.granuleKey(r.kind, r.base));
+      this.granules(r.kind).delete(this.granuleKey(r.kind, r.base));
     }
   }
 
   /** The region holding `addr`, if any. */
   find(addr: number): MappedRegion | undefined {
-    let r = this.byGranule.get(this.granuleKey(RegionKind.SuperSlab, addr));
+    let r = this.superslabGranules.get(Math.floor(addr / this.superslabBytes) - this.superslabOrigin);
     if (r && addr >= r.base && addr < r.base + r.sizeBytes) return r;
-    r = this.byGranule.get(this.granuleKey(RegionKind.PoolPage, addr));
+    r = this.poolGranules.get(Math.floor(addr / this.poolPageBytes) - this.poolOrigin);
     if (r && addr >= r.base && addr < r.base + r.sizeBytes) return r;
     let lo = 0;
     let hi = this.large.length - 1;
@@ -111,7 +124,8 @@ export class AddressMap {
   restore(regions: MappedRegion[]): void {
     this.regions.clear();
     this.large = [];
-    this.byGranule.clear();
+    this.superslabGranules.clear();
+    this.poolGranules.clear();
     for (const r of regions) {
       const copy = { ...r };
       this.regions.set(copy.regionId, copy);

@@ -134,7 +134,9 @@ export class ReplayEngine {
     opts: EngineOptions = {},
   ) {
     this.cfg = configFromEntries(header.config);
-    this.model = new HakmemModel(this.cfg);
+    // Internal decisions are only compared when the trace recorded them; without them the
+    // model need not build an event object per refill, spill and drain.
+    this.model = new HakmemModel(this.cfg, { internalEvents: header.internal });
     this.addresses = new AddressMap(header.heapBase, header.heapBytes, this.cfg.superslabSizeBytes, this.cfg.poolPageSizeBytes);
     this.comparable = !header.forked;
     this.compareInternal = header.internal;
@@ -142,9 +144,9 @@ export class ReplayEngine {
     this.checks = opts.checks ?? 'full';
     const report = (v: Violation) => this.violate(v);
     this.traceChecks = this.checks === 'off' ? null : new TraceChecks(this.cfg, this.addresses, report, (p) => this.describeAddress(p));
-    const live = this.traceChecks?.live;
+    const blocks = this.traceChecks?.blocks;
     this.modelChecks =
-      this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => live?.has(a) ?? false) : null;
+      this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => blocks?.isLive(a) ?? false) : null;
   }
 
   private violate(v: Violation): void {
@@ -157,6 +159,7 @@ export class ReplayEngine {
     this.eventsApplied++;
     this.touched = null;
     this.lruChanged = false;
+    const lruOps = this.model.lruOps;
     const op = ev.op;
     switch (op) {
       case Op.MALLOC: {
@@ -180,8 +183,8 @@ export class ReplayEngine {
         if (this.traceChecks && oldPtr !== 0 && ev.b === 0 && size !== 0) this.traceChecks.mustBeLive(ev.index, ev.tid, oldPtr, 'realloc');
         if (this.traceChecks && oldPtr !== 0 && !(ev.b === 0 && size !== 0)) {
           const was = this.traceChecks.released(ev.index, ev.tid, oldPtr, 'realloc');
-          if (was) this.unlive(was.size);
-          if (was && oldPlaced) this.modelChecks?.userFree(oldPlaced);
+          if (was >= 0) this.unlive(was);
+          if (was >= 0 && oldPlaced) this.modelChecks?.userFree(oldPlaced);
           this.touched = oldPlaced;
         }
         if (size === 0 && oldPtr !== 0) {
@@ -205,14 +208,14 @@ export class ReplayEngine {
       }
       case Op.FREE: {
         const ref = this.refFor(ev.b);
-        this.ptrMap.delete(ev.b);
+        if (this.ptrMap.size !== 0) this.ptrMap.delete(ev.b);
         const placed = this.modelChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
         this.lastVerdict = out.verdict;
         if (this.traceChecks) {
           const was = this.traceChecks.released(ev.index, ev.tid, ev.b, 'free');
-          if (was) this.unlive(was.size);
-          if (was && placed) this.modelChecks?.userFree(placed);
+          if (was >= 0) this.unlive(was);
+          if (was >= 0 && placed) this.modelChecks?.userFree(placed);
           this.touched = placed;
         }
         this.seeThread(ev.tid);
@@ -276,6 +279,7 @@ export class ReplayEngine {
         }
         break;
     }
+    this.lruChanged = this.model.lruOps !== lruOps;
     this.drainModelEvents(ev);
     if (op <= Op.USABLE_SIZE && this.recentlyGone.length !== 0) this.recentlyGone.length = 0;
     if (this.modelChecks && (op <= Op.THREAD_EXIT || this.lruChanged)) {
@@ -318,25 +322,26 @@ export class ReplayEngine {
     this.calls++;
     const ptr = ev.b;
     let agreed: boolean;
-    let ref: PointerRef | null = null;
     if (ptr === 0) {
       agreed = predicted === null;
     } else {
       this.stats.liveBlocks++;
       this.stats.liveBytes += size;
-      ref = this.addresses.resolve(ptr);
-      agreed = predicted !== null && ref.kind === 'region' && ref.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === ref.offset);
+      // The recorded pointer's region and offset (addresses.resolve without building a PointerRef).
+      const region = this.addresses.find(ptr);
+      const offset = region === undefined ? 0 : ptr - region.base;
+      agreed = predicted !== null && region !== undefined && region.regionId === predicted.regionId && (predicted.offset < 0 || predicted.offset === offset);
       if (agreed) {
         // A large block aligned inside its mapping: only the pointer tells where it starts.
-        if (predicted!.offset < 0 && ref.kind === 'region') this.model.pinLargeOffset(ref.regionId, ref.offset);
+        if (predicted!.offset < 0) this.model.pinLargeOffset(region!.regionId, offset);
         if (this.ptrMap.size !== 0) this.ptrMap.delete(ptr);
       } else if (predicted !== null) {
         // Diverged: the program's pointer now names the twin's own block.
         this.ptrMap.set(ptr, { kind: 'region', regionId: predicted.regionId, offset: Math.max(0, predicted.offset) });
       }
       if (this.traceChecks) {
-        const placed = agreed ? predicted : this.model.locate(ref);
-        this.traceChecks.allocated(ev.index, ev.tid, ptr, ref, size, align, placed);
+        const placed = agreed ? predicted : this.model.locate(this.addresses.resolve(ptr));
+        this.traceChecks.allocated(ev.index, ev.tid, ptr, region, offset, size, align, placed);
         if (placed) {
           this.modelChecks?.userAlloc(placed);
           this.touched = placed;
@@ -372,6 +377,12 @@ export class ReplayEngine {
     const r = this.model.state.regions.get(ref.regionId);
     if (!r) return `${hex} (region ${ref.regionId}, which the twin has unmapped)`;
     if (r.kind === RegionKind.Large) return `${hex} (large ${ref.regionId}${ref.offset ? ` offset ${ref.offset}` : ''})`;
+    // The trace's region can be larger than the twin's (a disagreement, or a corrupt trace): there
+    // is no slab there to describe.
+    if (ref.offset >= r.sizeBytes) {
+      const what = r.kind === RegionKind.SuperSlab ? 'SuperSlab' : 'pool page';
+      return `${hex} (region ${ref.regionId} offset ${ref.offset}, past the end of the twin's ${r.sizeBytes}-byte ${what})`;
+    }
     const slabIndex = r.kind === RegionKind.SuperSlab ? Math.floor(ref.offset / this.cfg.slabSizeBytes) : 0;
     const s = r.kind === RegionKind.SuperSlab ? r.slabs[slabIndex] : r.page;
     const within = ref.offset - slabIndex * (r.kind === RegionKind.SuperSlab ? this.cfg.slabSizeBytes : 0);
@@ -396,9 +407,7 @@ export class ReplayEngine {
 
   private drainModelEvents(ev: TraceEvent): void {
     const events = this.model.takeEvents();
-    if (events.length === 0) return;
-    for (const me of events) if (me.op.startsWith('lru_') || me.op === 'region_reuse') this.lruChanged = true;
-    if (!this.comparable) return;
+    if (events.length === 0 || !this.comparable) return;
     for (const me of events) {
       if (!this.compareInternal && !isRegionEvent(me)) continue;
       this.modelDecisions.push({ event: ev.index, tid: ev.tid, text: modelEventText(me) });

@@ -90,9 +90,33 @@ export class ReplaySession {
 
   /** Apply up to n events; returns how many were applied. */
   forward(n: number): number {
+    return this.advance(this.position + n, n);
+  }
+
+  /**
+   * Apply up to `maxEvents` events towards `target` (a move in slices, as the TUI does, passes
+   * the same target every time); returns how many were applied. Within the last
+   * DENSE_SPACING * MAX_DENSE events before the target it lays dense checkpoints, so that the
+   * first step back after a long move forward restores one of them instead of replaying from
+   * a sparse checkpoint up to `sparseSpacing` events back.
+   */
+  advance(target: number, maxEvents: number): number {
     let i = 0;
-    while (i < n && this.step()) i++;
+    const denseFrom = target - DENSE_SPACING * MAX_DENSE;
+    while (i < maxEvents && this.position < target && this.step()) {
+      i++;
+      const p = this.position;
+      if (p % DENSE_SPACING === 0 && p > denseFrom) this.addDense();
+    }
     return i;
+  }
+
+  private addDense(): void {
+    const p = this.position;
+    const last = this.dense[this.dense.length - 1];
+    if (last && last.applied >= p) return;
+    this.dense.push(this.checkpoint());
+    if (this.dense.length > MAX_DENSE) this.dense.shift();
   }
 
   back(n = 1): void {
@@ -103,7 +127,7 @@ export class ReplaySession {
   seek(target: number): void {
     target = Math.max(0, Math.floor(target));
     if (target >= this.position) {
-      this.forward(target - this.position);
+      this.advance(target, target - this.position);
       return;
     }
     const cp = this.best(target);

@@ -4,11 +4,10 @@
  * CLI's usual one-line error with exit code 2.
  */
 import fs from 'node:fs';
-import { createElement } from 'react';
-import { render } from 'ink';
 import { UsageError, EXIT_OK } from '../cli/errors.js';
 import { TuiController } from './controller.js';
-import { App } from './app.js';
+import { renderScreen } from './screen.js';
+import { ansi, plain } from './text.js';
 
 export interface TuiOptions {
   /** commander's --no-color sets this false. */
@@ -37,8 +36,18 @@ export async function tuiCommand(file: string, opts: TuiOptions = {}): Promise<n
     out.write('\x1b[?1049l');
   };
   process.once('exit', restore);
-  // HAKMEM_TUI_TIMING=FILE: per frame, append "<ms since start> <ms to compute it> <ms since its key, or ->".
+  // HAKMEM_TUI_TIMING=FILE: per frame, append "<ms since start> <ms to compute it> <ms since its key, or ->";
+  // the frame drawn before ink is loaded is marked "first".
   const timing = process.env.HAKMEM_TUI_TIMING;
+  // Importing ink and react takes most of a second on a slow machine: draw the first frame
+  // without them (the same lines ink will draw), so the screen is up in a fraction of that.
+  // Raw mode now, so keys typed meanwhile wait for ink unechoed.
+  process.stdin.setRawMode?.(true);
+  const first = renderScreen(ctrl, { cols: out.columns ?? 80, rows: out.rows ?? 24, color, help: false, input: null });
+  out.write(first.lines.map((l) => (color ? ansi(l) : plain(l))).join('\n'));
+  if (timing) fs.appendFileSync(timing, `${performance.now().toFixed(1)} first\n`);
+  const [{ createElement }, { render }, { App }] = await Promise.all([import('react'), import('ink'), import('./app.js')]);
+  out.write('\x1b[H'); // ink draws the same lines over it
   const onFrame = timing
     ? (ms: number, sinceKey: number | null) => fs.appendFileSync(timing, `${performance.now().toFixed(1)} ${ms.toFixed(2)} ${sinceKey === null ? '-' : sinceKey.toFixed(2)}\n`)
     : undefined;

@@ -214,7 +214,8 @@ export class TuiController {
         let ended = false;
         while (Date.now() - t0 < 40 && s.position < b.target) {
           const want = Math.min(1000, b.target - s.position);
-          if (this.guard(() => s.forward(want)) !== want) {
+          // advance, not forward: the session lays dense checkpoints as it nears the target.
+          if (this.guard(() => s.advance(b.target, want)) !== want) {
             ended = true;
             break;
           }

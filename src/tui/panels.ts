@@ -82,8 +82,14 @@ export function describeEvent(ctrl: TuiController, e: TraceEvent): EventText {
   const where = (): string => {
     const s = ctrl.placementOf(e);
     if (!s) {
-      const ref = ctrl.session.engine.addresses.resolve(e.b);
-      if (ref.kind === 'region') return `large ${ref.regionId}`;
+      const eng = ctrl.session.engine;
+      const ref = eng.addresses.resolve(e.b);
+      if (ref.kind === 'region') {
+        // No slab of the twin's to name (a large block, or a region the twin maps only when a
+        // later event is applied): the region, by the kind the trace mapped it as.
+        const kind = eng.addresses.regions.get(ref.regionId)?.kind;
+        return `${kind === RegionKind.SuperSlab ? 'ss' : kind === RegionKind.PoolPage ? 'pool' : 'large'} ${ref.regionId}`;
+      }
       // Not mapped at the cursor (a later or an earlier region): unknown from here.
       return ref.kind === 'foreign' ? 'foreign' : ref.kind === 'null' ? '' : '?';
     }

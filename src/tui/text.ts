@@ -49,6 +49,42 @@ export function plain(line: Line): string {
   return line.map((s) => s.text).join('');
 }
 
+/** SGR codes of the colour names the panels use (chalk's names, as ink takes them). */
+const SGR_COLOR: Record<string, number> = {
+  black: 30,
+  red: 31,
+  green: 32,
+  yellow: 33,
+  blue: 34,
+  magenta: 35,
+  cyan: 36,
+  white: 37,
+  gray: 90,
+  redBright: 91,
+  greenBright: 92,
+  yellowBright: 93,
+  blueBright: 94,
+  magentaBright: 95,
+  cyanBright: 96,
+  whiteBright: 97,
+};
+
+/** A line with ANSI escape codes, without ink (the first frame is drawn before ink has loaded). */
+export function ansi(line: Line): string {
+  let out = '';
+  for (const s of line) {
+    const codes: number[] = [];
+    if (s.bold) codes.push(1);
+    if (s.dim) codes.push(2);
+    if (s.underline) codes.push(4);
+    if (s.inverse) codes.push(7);
+    if (s.color && SGR_COLOR[s.color] !== undefined) codes.push(SGR_COLOR[s.color]);
+    if (s.bg && SGR_COLOR[s.bg] !== undefined) codes.push(SGR_COLOR[s.bg] + 10);
+    out += codes.length ? `\x1b[${codes.join(';')}m${s.text}\x1b[0m` : s.text;
+  }
+  return out;
+}
+
 /** Fill levels from empty to full, readable without colour. */
 export const FILL = ' .:-=+*#%@';
 

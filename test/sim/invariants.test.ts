@@ -151,6 +151,26 @@ describe('each invariant is caught with its id', () => {
     expect(ids(f)).toContain('I11');
   });
 
+  it('an address past the end of the twin\'s region is described, not a crash', () => {
+    // The trace unmaps SuperSlab 1 and maps a 4 MiB large region under the same id; the twin
+    // still has SuperSlab 1 (1 MiB), so a free 2 MiB into the trace's region is past its end.
+    const big = SYNTH_HEAP_BASE + 0x30_0000_0000;
+    const f = build((r) => {
+      r.malloc(0, 32);
+      r.raw(Op.REGION_UNMAP, 0, 1, 0);
+      r.raw(Op.REGION_MAP, 0, 1, big, [[RegionKind.Large, 4 << 20]]);
+      r.raw(Op.FREE, 0, 2, big + (2 << 20) + 64);
+    });
+    const t = TraceFile.open(f);
+    const engine = new ReplayEngine(t.header, { checks: 'full' });
+    const c = t.cursor();
+    const ev = newEvent();
+    while (c.next(ev)) engine.apply(ev);
+    t.close();
+    const v = engine.violations.find((x) => x.id === 'I2');
+    expect(v?.subject).toBe(`0x${(big + (2 << 20) + 64).toString(16)} (region 1 offset ${(2 << 20) + 64}, past the end of the twin's 1048576-byte SuperSlab)`);
+  });
+
   const many = () =>
     build((r) => {
       const ps: number[] = [];

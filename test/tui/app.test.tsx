@@ -6,7 +6,7 @@ import { App } from '../../src/tui/app.js';
 import { TuiController } from '../../src/tui/controller.js';
 import { useColor, tuiCommand } from '../../src/tui/command.js';
 import { renderScreen } from '../../src/tui/screen.js';
-import { plain } from '../../src/tui/text.js';
+import { ansi, plain, seg } from '../../src/tui/text.js';
 import { TraceError } from '../../src/sim/trace/errors.js';
 import { Op, isAllocOp } from '../../src/sim/trace/format.js';
 import { TraceFile, newEvent } from '../../src/sim/trace/reader.js';
@@ -294,6 +294,26 @@ describe('tui: layout', () => {
     fits(f, 160, 48);
     for (const t of ['Timeline', 'SuperSlab map', 'Slab detail', 'Threads', 'LRU', 'Stats', 'Findings']) expect(f).toContain(t);
     expect(screen.lines.every((l) => plain(l).length === 160)).toBe(true);
+  });
+
+  it('names the region of a block the twin has not placed yet by its kind, not as large', async () => {
+    const h = await mount(larson, 100, 30);
+    // Event 1 maps the first SuperSlab in the trace; the twin maps it when the malloc after it is applied.
+    await h.press(KEYS.right, KEYS.right);
+    const line = lines(h.frame()).find((l) => /^\s*[!* ]?\s+2 t\d+\s+malloc/.test(l.replace(/^║/, ''))) ?? '';
+    expect(line).toMatch(/ ss 1\b/);
+    expect(line).not.toMatch(/ large 1\b/);
+  });
+
+  it('draws the first frame before ink loads: the same text, with the styles as escape codes', async () => {
+    const h = await mount(larson, 80, 24);
+    await h.press(KEYS.pageDown);
+    const screen = renderScreen(h.ctrl, { cols: 80, rows: 24, color: true, help: false, input: null });
+    const strip = (s: string) => s.replace(/\u001B\[[0-9;]*m/g, '');
+    expect(screen.lines.map((l) => strip(ansi(l)))).toEqual(screen.lines.map(plain));
+    // The header's scan progress moves on in the background: compare the panels below it.
+    expect(strip(h.frame()).split('\n').map((l) => l.trimEnd()).slice(1)).toEqual(screen.lines.map((l) => plain(l).trimEnd()).slice(1));
+    expect(ansi([seg('a', { bold: true, color: 'red' }), seg('b'), seg('c', { inverse: true, color: 'cyanBright' })])).toBe('\u001B[1;31ma\u001B[0mb\u001B[7;96mc\u001B[0m');
   });
 
   it('reads without colour: no escape codes, fill levels as characters', async () => {

@@ -46,11 +46,12 @@ export class ModelChecks {
     else this.users.set(k, n);
   }
 
-  private slabOf(regionId: number, slabIndex: number): { s: SlabMeta; kind: RegionKind } | null {
+  /** The slab (or pool page) metadata of a mapped region's slab, or null. */
+  private metaOf(regionId: number, slabIndex: number): SlabMeta | null {
     const r = this.model.state.regions.get(regionId);
     if (!r) return null;
-    if (r.kind === RegionKind.SuperSlab) return { s: r.slabs[slabIndex], kind: r.kind };
-    if (r.kind === RegionKind.PoolPage) return { s: r.page, kind: r.kind };
+    if (r.kind === RegionKind.SuperSlab) return r.slabs[slabIndex];
+    if (r.kind === RegionKind.PoolPage) return r.page;
     return null;
   }
 
@@ -61,44 +62,61 @@ export class ModelChecks {
     this.checkCaches(event, tid, lruChanged);
   }
 
-  /** I3, I4, I5, I8 on one slab or pool page. */
+  private reportSlab(id: string, event: number, tid: number, kind: RegionKind, regionId: number, slabIndex: number, message: string): void {
+    this.report({ id, event, tid, subject: kind === RegionKind.SuperSlab ? `superslab ${regionId} slab ${slabIndex}` : `pool page ${regionId}`, message, history: [] });
+  }
+
+  /**
+   * I3, I4, I5, I8 on one slab or pool page. Runs after every event: nothing is
+   * allocated or formatted unless something is wrong.
+   */
   checkSlab(event: number, tid: number, regionId: number, slabIndex: number): void {
-    const found = this.slabOf(regionId, slabIndex);
-    if (!found) return;
-    const { s, kind } = found;
-    const report = (id: string, message: string) =>
-      this.report({ id, event, tid, subject: kind === RegionKind.SuperSlab ? `superslab ${regionId} slab ${slabIndex}` : `pool page ${regionId}`, message, history: [] });
-    if (kind === RegionKind.SuperSlab) {
-      const ss = this.model.state.regions.get(regionId) as SuperSlab;
+    const r = this.model.state.regions.get(regionId);
+    if (!r || r.kind === RegionKind.Large) return;
+    const kind = r.kind;
+    const s = r.kind === RegionKind.SuperSlab ? r.slabs[slabIndex] : r.page;
+    if (r.kind === RegionKind.SuperSlab) {
       let inUse = 0;
-      for (const sl of ss.slabs) if (sl.classIdx !== NONE) inUse++;
-      if (inUse !== ss.slabsInUse) report('I4', `the bitmap counts ${ss.slabsInUse} slabs in use but ${inUse} slabs have a class`);
-      if (ss.inLru && inUse > 0) report('I6', `a SuperSlab in the LRU has ${inUse} slabs in use`);
+      const slabs = r.slabs;
+      for (let i = 0; i < slabs.length; i++) if (slabs[i].classIdx !== NONE) inUse++;
+      if (inUse !== r.slabsInUse) this.reportSlab('I4', event, tid, kind, regionId, slabIndex, `the bitmap counts ${r.slabsInUse} slabs in use but ${inUse} slabs have a class`);
+      if (r.inLru && inUse > 0) this.reportSlab('I6', event, tid, kind, regionId, slabIndex, `a SuperSlab in the LRU has ${inUse} slabs in use`);
     }
     if (s.classIdx === NONE) return;
-    if (s.usedBlocks === 0) report('I5', `a slab in use has no block in use: it should have been released (EMPTY) in the same call`);
+    if (s.usedBlocks === 0) this.reportSlab('I5', event, tid, kind, regionId, slabIndex, `a slab in use has no block in use: it should have been released (EMPTY) in the same call`);
     if (s.freelist.length + s.usedBlocks + (s.capacityBlocks - s.carvedBlocks) !== s.capacityBlocks) {
-      report('I3', `freelist ${s.freelist.length} + used ${s.usedBlocks} + uncarved ${s.capacityBlocks - s.carvedBlocks} != capacity ${s.capacityBlocks}`);
+      this.reportSlab('I3', event, tid, kind, regionId, slabIndex, `freelist ${s.freelist.length} + used ${s.usedBlocks} + uncarved ${s.capacityBlocks - s.carvedBlocks} != capacity ${s.capacityBlocks}`);
     }
-    const users = this.users.get(slabKey(regionId, slabIndex)) ?? 0;
+    const key = slabKey(regionId, slabIndex);
+    const users = this.users.get(key) ?? 0;
     let tls = 0;
     if (kind === RegionKind.SuperSlab && s.owner !== NONE) {
       const t = this.model.state.threads.get(s.owner);
-      const span = this.model.blockSpan;
-      const key = slabKey(regionId, slabIndex);
-      if (t) for (const b of t.tlsList[s.classIdx]) if (Math.floor(b / span) === key) tls++;
+      if (t) {
+        // Block keys of this slab are [key * span, (key + 1) * span).
+        const span = this.model.blockSpan;
+        const lo = key * span;
+        const hi = lo + span;
+        const list = t.tlsList[s.classIdx];
+        for (let i = 0; i < list.length; i++) {
+          const b = list[i];
+          if (b >= lo && b < hi) tls++;
+        }
+      }
     }
     if (s.usedBlocks !== users + tls + s.remote.length) {
-      report('I3', `used ${s.usedBlocks} != ${users} held by users + ${tls} in the owner's TLS list + ${s.remote.length} in the remote queue`);
+      this.reportSlab('I3', event, tid, kind, regionId, slabIndex, `used ${s.usedBlocks} != ${users} held by users + ${tls} in the owner's TLS list + ${s.remote.length} in the remote queue`);
     }
     // Blocks enter a remote queue only by a push onto its top, so checking the top after every
     // event checks every block once, in O(1).
     const top = s.remote.length ? s.remote[s.remote.length - 1] : -1;
-    if (top >= s.carvedBlocks) report('I8', `remote-queue block ${top} is not a carved block of this slab (carved ${s.carvedBlocks})`);
-    const region = this.addresses.regions.get(regionId);
-    if (top >= 0 && region) {
-      const slabBase = region.base + (kind === RegionKind.SuperSlab ? slabIndex * this.cfg.slabSizeBytes : 0);
-      if (this.userLive(slabBase + top * s.classSize)) report('I8', `remote-queue block ${top} is still held by the program`);
+    if (top >= s.carvedBlocks) this.reportSlab('I8', event, tid, kind, regionId, slabIndex, `remote-queue block ${top} is not a carved block of this slab (carved ${s.carvedBlocks})`);
+    if (top >= 0) {
+      const region = this.addresses.regions.get(regionId);
+      if (region) {
+        const slabBase = region.base + (kind === RegionKind.SuperSlab ? slabIndex * this.cfg.slabSizeBytes : 0);
+        if (this.userLive(slabBase + top * s.classSize)) this.reportSlab('I8', event, tid, kind, regionId, slabIndex, `remote-queue block ${top} is still held by the program`);
+      }
     }
   }
 
@@ -114,19 +132,30 @@ export class ModelChecks {
     }
     if (!p || p.kind !== RegionKind.SuperSlab || p.classIdx < 0) return;
     const span = this.model.blockSpan;
-    for (const b of t.tlsList[p.classIdx]) {
-      const key = Math.floor(b / span);
-      const found = this.slabOf(Math.floor(key / 64), key % 64);
-      const idx = b % span;
-      const bad = !found
-        ? 'a block of no mapped slab'
-        : found.s.classIdx !== p.classIdx
-          ? `a block of a class-${found.s.classIdx} slab`
-          : found.s.owner !== tid
-            ? `a block of a slab owned by thread ${found.s.owner}`
-            : (found.s.live[idx] & LIVE) !== 0
-              ? `live block ${idx}`
+    const list = t.tlsList[p.classIdx];
+    // Neighbouring blocks of a TLS list mostly share a slab: look each slab up once per run.
+    // (Nothing changes during the check, so the cached slab is the one a fresh lookup would give.)
+    let lo = 0;
+    let hi = 0;
+    let s: SlabMeta | null = null;
+    let slabBad: string | null = null;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i];
+      if (!(b >= lo && b < hi)) {
+        const key = Math.floor(b / span);
+        lo = key * span;
+        hi = lo + span;
+        s = this.metaOf(Math.floor(key / 64), key % 64);
+        slabBad = !s
+          ? 'a block of no mapped slab'
+          : s.classIdx !== p.classIdx
+            ? `a block of a class-${s.classIdx} slab`
+            : s.owner !== tid
+              ? `a block of a slab owned by thread ${s.owner}`
               : null;
+      }
+      let bad = slabBad;
+      if (bad === null && ((s as SlabMeta).live[b - lo] & LIVE) !== 0) bad = `live block ${b - lo}`;
       if (bad) {
         this.report({ id: 'I7', event, tid, subject: `thread ${tid} class ${p.classIdx}`, message: `the TLS list holds ${bad}`, history: [] });
         return;

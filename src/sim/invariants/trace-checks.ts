@@ -7,26 +7,18 @@
 import type { HakmemConfig } from '../../model/config.js';
 import { Router, ROUTE_LARGE, ROUTE_POOL } from '../../model/route.js';
 import { RegionKind, type Placement, type PointerRef } from '../../model/types.js';
-import type { AddressMap } from '../address-map.js';
+import type { AddressMap, MappedRegion } from '../address-map.js';
 import type { Violation } from './violation.js';
-import { AddrTable } from '../addr-table.js';
-
-export interface LiveBlock {
-  size: number;
-  event: number;
-  tid: number;
-  /** Region id at allocation, for slab bookkeeping. */
-  regionId: number;
-  /** Set when the block is freed (the same object then serves the double-free history). */
-  freeEvent: number;
-  freeTid: number;
-}
+import { LiveTable, type LiveTableSnapshot } from './live-table.js';
 
 export interface TraceChecksSnapshot {
-  live: AddrTable<LiveBlock>;
-  freed: AddrTable<LiveBlock>;
-  freedRing: Float64Array;
-  freedRingEvent: Float64Array;
+  blocks: LiveTableSnapshot;
+  /** The ring slots that still name a remembered freed block: slot, address, free event. */
+  ringSlots: Int32Array;
+  ringPtrs: Float64Array;
+  ringEvents: Float64Array;
+  /** The ring's length (it grows by doubling up to MAX_FREED). */
+  ringLength: number;
   freedAt: number;
 }
 
@@ -36,9 +28,8 @@ const EMPTY_RING = new Float64Array(0);
 const MAX_FREED = 1 << 16;
 
 export class TraceChecks {
-  /** Live blocks by address. */
-  readonly live = new AddrTable<LiveBlock>();
-  private freed = new AddrTable<LiveBlock>();
+  /** Blocks the program holds, and the freed ones still remembered, by address. */
+  readonly blocks = new LiveTable();
   /** Addresses in the order they were freed, to forget the oldest past MAX_FREED. */
   // Empty until the first free, then grown by doubling (growFreedRing).
   private freedRing = EMPTY_RING;
@@ -61,16 +52,43 @@ export class TraceChecks {
     this.report({ id: 'I13', event, tid, subject: 'regions', message: problem, history: [] });
   }
 
+  /**
+   * A checkpoint. Of the ring, only the slots whose freed block is still remembered (its entry
+   * freed at that very event) are kept: forgetting any other slot is a no-op, so a checkpoint
+   * holds a few KiB instead of the whole 1 MiB ring.
+   */
   snapshot(): TraceChecksSnapshot {
-    return { live: this.live.copy(), freed: this.freed.copy(), freedRing: this.freedRing.slice(), freedRingEvent: this.freedRingEvent.slice(), freedAt: this.freedAt };
+    const ring = this.freedRing;
+    const blocks = this.blocks;
+    const slots: number[] = [];
+    for (let i = 0; i < ring.length; i++) {
+      const at = blocks.findFreed(ring[i]);
+      if (at >= 0 && blocks.freeEventAt(at) === this.freedRingEvent[i]) slots.push(i);
+    }
+    const ringSlots = Int32Array.from(slots);
+    const ringPtrs = new Float64Array(slots.length);
+    const ringEvents = new Float64Array(slots.length);
+    for (let j = 0; j < slots.length; j++) {
+      ringPtrs[j] = ring[slots[j]];
+      ringEvents[j] = this.freedRingEvent[slots[j]];
+    }
+    return { blocks: blocks.snapshot(), ringSlots, ringPtrs, ringEvents, ringLength: ring.length, freedAt: this.freedAt };
   }
 
   restore(s: TraceChecksSnapshot): void {
-    this.live.clear();
-    for (const [k, v] of s.live.entries()) this.live.set(k, v);
-    this.freed = s.freed.copy();
-    this.freedRing = s.freedRing.slice();
-    this.freedRingEvent = s.freedRingEvent.slice();
+    this.blocks.restore(s.blocks);
+    if (s.ringLength !== 0) {
+      // Address 0 names no block: the other slots forget nothing when they come round.
+      this.freedRing = new Float64Array(s.ringLength);
+      this.freedRingEvent = new Float64Array(s.ringLength).fill(-1);
+      for (let j = 0; j < s.ringSlots.length; j++) {
+        this.freedRing[s.ringSlots[j]] = s.ringPtrs[j];
+        this.freedRingEvent[s.ringSlots[j]] = s.ringEvents[j];
+      }
+    } else {
+      this.freedRing = EMPTY_RING;
+      this.freedRingEvent = EMPTY_RING;
+    }
     this.freedAt = s.freedAt;
   }
 
@@ -80,18 +98,20 @@ export class TraceChecks {
    * resolved through the trace's regions and `placed` the twin's view of the block there.
    * Hot: nothing is formatted unless something is wrong.
    */
-  allocated(event: number, tid: number, ptr: number, ref: PointerRef, size: number, align: number, placed: Placement | null): void {
-    const prev = this.live.get(ptr);
-    if (prev !== undefined) {
+  allocated(event: number, tid: number, ptr: number, region: MappedRegion | undefined, offset: number, size: number, align: number, placed: Placement | null): void {
+    const blocks = this.blocks;
+    const at = blocks.find(ptr);
+    const prev = at >= 0 && blocks.freeEventAt(at) === -1 ? at : -1;
+    if (prev >= 0) {
       this.flag('I1', event, tid, ptr, placed, `the allocator returned a block that is still live`, [
-        `allocated at event ${prev.event} by thread ${prev.tid} (${prev.size} bytes), not freed since`,
+        `allocated at event ${blocks.eventAt(prev)} by thread ${blocks.tidAt(prev)} (${blocks.sizeAt(prev)} bytes), not freed since`,
       ]);
     }
     const code = this.router.code(size, align);
-    if (ref.kind !== 'region') {
+    if (region === undefined) {
       this.flag('I9', event, tid, ptr, placed, `the allocator returned a pointer in no mapped region`);
     } else {
-      const kind = this.addresses.regions.get(ref.regionId)!.kind;
+      const kind = region.kind;
       const wantKind = code === ROUTE_LARGE ? RegionKind.Large : code >= ROUTE_POOL ? RegionKind.PoolPage : RegionKind.SuperSlab;
       const wantClass = code === ROUTE_LARGE ? -1 : code >= ROUTE_POOL ? code - ROUTE_POOL : code;
       if (kind !== wantKind) {
@@ -101,19 +121,19 @@ export class TraceChecks {
       }
       if (placed !== null && placed.kind !== RegionKind.Large) {
         const cls = placed.usableBytes;
-        const within = placed.kind === RegionKind.SuperSlab ? ref.offset % this.cfg.slabSizeBytes : ref.offset;
+        const within = placed.kind === RegionKind.SuperSlab ? offset % this.cfg.slabSizeBytes : offset;
         if (cls > 0 && within % cls !== 0) {
           this.flag('I1', event, tid, ptr, placed, `the block starts ${within % cls} bytes inside a ${cls}-byte block of its slab`);
         }
       }
     }
     const alignment = align > this.cfg.minAlignBytes ? align : this.cfg.minAlignBytes;
-    if (ptr % alignment !== 0) this.flag('I10', event, tid, ptr, placed, `the block is not aligned to ${alignment} bytes`);
+    if (misalignment(ptr, alignment) !== 0) this.flag('I10', event, tid, ptr, placed, `the block is not aligned to ${alignment} bytes`);
     if (placed !== null && placed.usableBytes < (size > 1 ? size : 1)) {
       this.flag('I10', event, tid, ptr, placed, `usable size ${placed.usableBytes} is below the requested ${size}`);
     }
-    if (this.freed.size !== 0) this.freed.delete(ptr);
-    this.live.set(ptr, { size, event, tid, regionId: ref.kind === 'region' ? ref.regionId : 0, freeEvent: -1, freeTid: -1 });
+    // A freed block remembered at ptr is forgotten: the entry becomes the new live block.
+    blocks.setLiveAt(at, ptr, size, event, tid);
   }
 
   /**
@@ -136,43 +156,43 @@ export class TraceChecks {
   }
 
   /**
-   * A free (or the old pointer of a realloc). Returns the block when ptr was a
-   * live block, else null (and reports why, I2).
+   * A free (or the old pointer of a realloc). Returns the block's size when ptr
+   * was a live block, else -1 (and reports why, I2).
    */
-  released(event: number, tid: number, ptr: number, op: string): LiveBlock | null {
-    if (ptr === 0) return null;
-    const blk = this.live.get(ptr);
-    if (blk) {
-      this.live.delete(ptr);
-      blk.freeEvent = event;
-      blk.freeTid = tid;
+  released(event: number, tid: number, ptr: number, op: string): number {
+    if (ptr === 0) return -1;
+    const blocks = this.blocks;
+    const at = blocks.find(ptr);
+    if (at >= 0 && blocks.freeEventAt(at) === -1) {
+      const size = blocks.sizeAt(at);
+      blocks.markFreed(at, event, tid);
       const slot = this.freedAt++ % MAX_FREED;
       if (slot >= this.freedRing.length) this.growFreedRing();
       if (this.freedAt > MAX_FREED) {
+        // Forget the oldest free, unless its block was allocated (and maybe freed) again since.
         const old = this.freedRing[slot];
-        const oldBlk = this.freed.get(old);
-        if (oldBlk !== undefined && oldBlk.freeEvent === this.freedRingEvent[slot]) this.freed.delete(old);
+        const o = blocks.find(old);
+        if (o >= 0 && blocks.freeEventAt(o) === this.freedRingEvent[slot]) blocks.delete(old);
       }
       this.freedRing[slot] = ptr;
       this.freedRingEvent[slot] = event;
-      this.freed.set(ptr, blk);
-      return blk;
+      return size;
     }
     const ref = this.addresses.resolve(ptr);
-    const earlier = this.freed.get(ptr);
-    if (earlier) {
+    if (at >= 0) {
+      const allocEvent = blocks.eventAt(at);
+      const allocTid = blocks.tidAt(at);
+      const freeEvent = blocks.freeEventAt(at);
+      const freeTid = blocks.freeTidAt(at);
       this.report({
         id: 'I2',
         event,
         tid,
         subject: this.where(ptr),
-        message: `double free: ${op} of a block allocated at event ${earlier.event} by thread ${earlier.tid} and first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
-        history: [
-          `allocated at event ${earlier.event} by thread ${earlier.tid}`,
-          `first freed at event ${earlier.freeEvent} by thread ${earlier.freeTid}`,
-        ],
+        message: `double free: ${op} of a block allocated at event ${allocEvent} by thread ${allocTid} and first freed at event ${freeEvent} by thread ${freeTid}`,
+        history: [`allocated at event ${allocEvent} by thread ${allocTid}`, `first freed at event ${freeEvent} by thread ${freeTid}`],
       });
-      return null;
+      return -1;
     }
     if (ref.kind === 'foreign') {
       // Under LD_PRELOAD every block of the process comes from hakmem, so a pointer outside the
@@ -186,7 +206,7 @@ export class TraceChecks {
         message: `${op} of a pointer outside the heap that no allocator in this process returned (passed on to the next allocator)`,
         history: [],
       });
-      return null;
+      return -1;
     }
     const inside = ref.kind === 'region' ? this.containing(ptr) : null;
     if (inside) {
@@ -195,10 +215,10 @@ export class TraceChecks {
         event,
         tid,
         subject: this.where(ptr),
-        message: `interior pointer: ${op} of an address ${ptr - inside.addr} bytes inside a live ${inside.blk.size}-byte block`,
-        history: [`the block was allocated at event ${inside.blk.event} by thread ${inside.blk.tid}`],
+        message: `interior pointer: ${op} of an address ${ptr - inside.addr} bytes inside a live ${blocks.sizeAt(inside.at)}-byte block`,
+        history: [`the block was allocated at event ${blocks.eventAt(inside.at)} by thread ${blocks.tidAt(inside.at)}`],
       });
-      return null;
+      return -1;
     }
     this.report({
       id: 'I2',
@@ -208,39 +228,47 @@ export class TraceChecks {
       message: `${op} of a pointer the allocator never returned`,
       history: [],
     });
-    return null;
+    return -1;
   }
 
   /** A call that names `ptr` but keeps it (a realloc that failed): it must still be live. */
   mustBeLive(event: number, tid: number, ptr: number, op: string): void {
-    if (ptr === 0 || this.live.has(ptr)) return;
-    // Classify it exactly as a free would, then keep it out of the freed history.
-    const blk = this.released(event, tid, ptr, op);
-    if (blk) this.live.set(ptr, blk);
+    if (ptr === 0 || this.blocks.isLive(ptr)) return;
+    // Classify it exactly as a free would (it is not live, so nothing changes but the report).
+    this.released(event, tid, ptr, op);
   }
 
   /** The live block whose range holds ptr (searched among blocks of the same region). */
-  private containing(ptr: number): { addr: number; blk: LiveBlock } | null {
+  private containing(ptr: number): { addr: number; at: number } | null {
     const ref = this.addresses.resolve(ptr);
     if (ref.kind !== 'region') return null;
     const region = this.addresses.regions.get(ref.regionId);
     if (!region) return null;
     // Blocks are at most the region's size; scan candidates at class-size steps below ptr.
     if (region.kind === RegionKind.Large) {
-      const blk = this.live.get(region.base) ?? null;
-      return blk ? { addr: region.base, blk } : findBelow(this.live, ptr, region.base);
+      const at = this.blocks.findLive(region.base);
+      return at >= 0 ? { addr: region.base, at } : findBelow(this.blocks, ptr, region.base);
     }
     const slabBase = region.kind === RegionKind.SuperSlab ? region.base + Math.floor(ref.offset / this.cfg.slabSizeBytes) * this.cfg.slabSizeBytes : region.base;
-    return findBelow(this.live, ptr, slabBase);
+    return findBelow(this.blocks, ptr, slabBase);
   }
 }
 
-function findBelow(live: AddrTable<LiveBlock>, ptr: number, floor: number): { addr: number; blk: LiveBlock } | null {
+function findBelow(blocks: LiveTable, ptr: number, floor: number): { addr: number; at: number } | null {
   for (let a = ptr - (ptr % 16); a >= floor && ptr - a <= 1 << 16; a -= 16) {
-    const blk = live.get(a);
-    if (blk) return ptr < a + Math.max(blk.size, 1) ? { addr: a, blk } : null;
+    const at = blocks.findLive(a);
+    if (at >= 0) return ptr < a + Math.max(blocks.sizeAt(at), 1) ? { addr: a, at } : null;
   }
   return null;
+}
+
+/**
+ * ptr % align for an integer ptr below 2^53: a power of two up to 2^30 divides 2^32, so only the
+ * low 32 bits matter (an integer remainder instead of a floating-point one on every allocation).
+ */
+function misalignment(ptr: number, align: number): number {
+  if (align > 0 && align <= 0x4000_0000 && (align & (align - 1)) === 0) return (ptr >>> 0) & (align - 1);
+  return ptr % align;
 }
 
 function kindName(k: RegionKind): string {
