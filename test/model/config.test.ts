@@ -14,7 +14,7 @@ describe('config', () => {
     expect(names.slice(0, CONFIG_FIELDS.length)).toEqual(CONFIG_FIELDS.map(([n]) => n));
     expect(names[CONFIG_FIELDS.length]).toBe('tiny_class_size_0');
     expect(names.at(-1)).toBe('pool_class_size_11');
-    expect(entries.size).toBe(18 + 20 + 12);
+    expect(entries.size).toBe(19 + 20 + 12);
     expect(configFromEntries(entries)).toEqual(DEFAULT_CONFIG);
   });
 
