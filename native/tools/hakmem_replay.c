@@ -522,6 +522,37 @@ static void record_result(uint64_t rec, void *q) {
   if (rec && q) map_put(&g_ptrs, rec, (uint64_t)(uintptr_t)q);
 }
 
+/* The replay's own check that the allocator never hands out a block that is still live
+ * (docs/invariants.md I1, natively): replay pointer -> number of the event that returned it,
+ * plus one, while the block is live. A broken allocator (a seeded-bug build, docs/fuzzing.md)
+ * is caught here at the event it goes wrong, and with HAKMEM_ABORT_ON_ERROR=1 the replay aborts
+ * there, so the failure reproduces under gdb at the same event every time. Ordered mode only. */
+static u64map_t g_live;
+static uint64_t g_live_again;
+static int g_abort_on_error;
+
+static void returned_block(const hkt_event_t *ev, const char *name, void *q) {
+  if (!q) return;
+  uint64_t k = (uint64_t)(uintptr_t)q, at;
+  if (map_get(&g_live, k, &at)) {
+    g_live_again++;
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "hakmem-replay: event %llu (thread %u, %s): the allocator returned %p, "
+                     "which is still live (returned at event %llu)\n",
+                     (unsigned long long)ev->number, (unsigned)ev->thread, name, q,
+                     (unsigned long long)(at - 1));
+    ssize_t w = write(2, line, n > 0 && n < (int)sizeof line ? (size_t)n : sizeof line - 1);
+    (void)w;
+    if (g_abort_on_error) abort();
+  }
+  map_put(&g_live, k, ev->number + 1);
+}
+
+static void released_block(uint64_t q) {
+  if (q) map_del(&g_live, q);
+}
+
 /* Replay pointer for recorded p: 1 live, 2 freed (mapping kept for a double
  * free), 0 unknown. */
 static int lookup_ptr(uint64_t p, void **q) {
@@ -572,6 +603,7 @@ static void exec_free(const hkt_event_t *ev) {
     } else {
       replay = "done";
     }
+    if (ev->a == HKT_VERDICT_OK) released_block((uint64_t)(uintptr_t)q);
     bypass(0);
     free(q);
     bypass(1);
@@ -601,6 +633,7 @@ static void exec_realloc(const hkt_event_t *ev) {
   uint64_t old = ev->ext_b[0], size = ev_size(ev, 1);
   void *q_old = 0, *q;
   int known = lookup_ptr(old, &q_old);
+  const uint64_t old_key = (uint64_t)(uintptr_t)q_old; /* the key, taken before realloc frees q_old */
   /* known == 2: handed out earlier and freed since (a realloc of a freed block): replayed on the
    * replay's copy, so the allocator meets the same misuse, as a double free is. */
   if (old && known == 0) {
@@ -625,9 +658,13 @@ static void exec_realloc(const hkt_event_t *ev) {
   }
   g_executed++;
   if (q || (old && size == 0)) {
-    if (known == 1) mark_freed(old);
+    if (known == 1) {
+      mark_freed(old);
+      released_block(old_key);
+    }
   }
   record_result(ev->b, q);
+  returned_block(ev, "realloc", q);
   if (size == 0 && old && !q) {
     if (!g_quiet) {
       out_s("A\t"); out_u(ev->number); out_tab(); out_u(ev->thread);
@@ -702,6 +739,7 @@ static void exec_event(const hkt_event_t *ev) {
       bypass(1);
       g_executed++;
       record_result(ev->b, q);
+      returned_block(ev, "malloc", q);
       out_alloc_line(ev, "malloc", n, q, ev->b);
       break;
     }
@@ -717,6 +755,7 @@ static void exec_event(const hkt_event_t *ev) {
       bypass(1);
       g_executed++;
       record_result(ev->b, q);
+      returned_block(ev, "calloc", q);
       out_alloc_line(ev, "calloc", n, q, ev->b);
       break;
     }
@@ -741,6 +780,7 @@ static void exec_event(const hkt_event_t *ev) {
       bypass(1);
       g_executed++;
       record_result(ev->b, q);
+      returned_block(ev, hkt_op_name(ev->op), q);
       out_alloc_line(ev, hkt_op_name(ev->op), n, q, ev->b);
       break;
     }
@@ -1232,7 +1272,10 @@ int main(int argc, char **argv) {
   g_have_locate = hakmem_locate != 0 && hakmem_config != 0;
   if (g_have_locate) (void)hakmem_config(); /* initialise the allocator (see claim_thread_index) */
   map_init(&g_ptrs, 1 << 16);
+  map_init(&g_live, 1 << 16);
   map_init(&g_regions, 1 << 12);
+  const char *abort_env = getenv("HAKMEM_ABORT_ON_ERROR");
+  g_abort_on_error = abort_env && abort_env[0] == '1';
   g_workers = map_anon(sizeof(worker_t) * MAX_THREADS);
   uint64_t t0 = mono_ns();
   for (uint32_t t = 0; t < n_threads; t++) {
@@ -1254,5 +1297,5 @@ int main(int argc, char **argv) {
   out_s(line);
   out_flush();
   if (g_out_fd != 1) close(g_out_fd);
-  _exit(g_mismatch ? 1 : 0);
+  _exit(g_mismatch || g_live_again ? 1 : 0);
 }

@@ -39,8 +39,9 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--out <file>', 'trace file to write (.hkt)')
     .addOption(new Option('--mode <mode>', 'fast (no global lock) or exact (calls serialised)').choices(['fast', 'exact']).default('fast'))
     .option('--internal', 'also record internal decisions (refill, spill, drain, EMPTY, LRU)')
+    .option('--variant <name>', 'run under the seeded-bug build libhakmem-NAME.so instead (docs/fuzzing.md)')
     .argument('<cmd...>', 'the program and its arguments (after --)')
-    .action(async (cmd: string[], opts: { out: string; mode: 'fast' | 'exact'; internal?: boolean }) => {
+    .action(async (cmd: string[], opts: { out: string; mode: 'fast' | 'exact'; internal?: boolean; variant?: string }) => {
       code = await recordCommand(cmd, opts);
     });
 
@@ -81,9 +82,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<file>', 'trace file (.hkt)')
     .requiredOption('--out <file>', 'where to write the minimised trace')
     .option('--native', 'minimise a crash of the real allocator (hakmem-replay) instead of an invariant violation')
+    .option('--variant <name>', 'with --native: the seeded-bug build hakmem-replay-NAME (docs/fuzzing.md)')
     .option('--max-seconds <s>', 'time budget of the search (default 120)')
     .option('--json', 'print as JSON')
-    .action((file: string, opts: { out: string; native?: boolean; json?: boolean; maxSeconds?: string }) => {
+    .action((file: string, opts: { out: string; native?: boolean; variant?: string; json?: boolean; maxSeconds?: string }) => {
       code = minimizeCommand(file, opts);
     });
 
