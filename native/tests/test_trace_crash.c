@@ -77,7 +77,7 @@ static void test_sigkill(void) {
     snprintf(path, sizeof path, "%s/kill-%d.hkt", g_dir, round);
     snprintf(what, sizeof what, "SIGKILL round %d", round);
     pid_t pid = spawn_traced(path, round % 2 ? "exact" : "fast", round == 4, "churn", 0);
-    struct timespec ts = {0, (long)(20 + rnd() % 150) * 1000000L};
+    struct timespec ts = {0, (long)(60 + rnd() % 150) * 1000000L}; /* >= 60 ms: a loaded machine may take 20 to start the child */
     nanosleep(&ts, 0);
     kill(pid, SIGKILL);
     int st = wait_child(pid);

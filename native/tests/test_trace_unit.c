@@ -54,8 +54,66 @@ static void *exact_user(void *arg) {
   return 0;
 }
 
+/* The version-2 merge rule on a hand-made file: the same file and the same
+ * expected sequence as test/trace/reader.test.ts ("version 2"), so the C and
+ * TypeScript readers are held to one answer on ties, CLOCK records, links,
+ * a thread whose clock goes back across chunks, and a hole. */
+static void test_v2_synthetic(void) {
+  struct { uint64_t slot; uint8_t op; uint16_t c; uint32_t a; uint64_t b; } s[] = {
+      {0, HKT_THREAD_START, 0, 0, 99},  {1, HKT_MALLOC, 0, 10, 0x1000},
+      {64, HKT_OP_CHUNK, 1, 2, 1000},   {65, HKT_MALLOC, 5, 11, 0x2000},
+      {66, HKT_OP_CLOCK, 0, 0, 2000},   {67, HKT_FREE, 0, 0, 0x2000},
+      {128, HKT_OP_CHUNK, 2, 0, 1003},  {129, HKT_MALLOC, 2, 12, 0x3000},
+      {130, HKT_REALLOC | (1 << 6), 10, 13, 0x4000}, {131, HKT_OP_EXT, 0, 0, 0x3000},
+      {133, HKT_OP_EXT, 0, 0, 0x5000},  {192, HKT_OP_CHUNK, 1, 0, 1500},
+      {193, HKT_MALLOC, 0, 14, 0x6000},
+  };
+  static uint8_t file[HKT_HEADER_BYTES + 194 * HKT_SLOT_BYTES];
+  memset(file, 0, sizeof file);
+  memcpy(file, HKT_MAGIC, 8);
+  uint32_t u = HKT_VERSION_CHUNKED;
+  memcpy(file + 8, &u, 4);
+  u = HKT_HEADER_BYTES;
+  memcpy(file + 12, &u, 4);
+  u = HKT_SLOT_BYTES;
+  memcpy(file + 16, &u, 4);
+  uint64_t ordered = 2;
+  memcpy(file + HKT_ORDERED_OFFSET, &ordered, 8);
+  u = hkt_crc32(file, HKT_HEADER_BYTES);
+  memcpy(file + 76, &u, 4);
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    uint8_t *p = file + HKT_HEADER_BYTES + s[i].slot * HKT_SLOT_BYTES;
+    p[0] = s[i].op;
+    p[1] = hkt_check(s[i].op, s[i].c, s[i].a, s[i].b);
+    memcpy(p + 2, &s[i].c, 2);
+    memcpy(p + 4, &s[i].a, 4);
+    memcpy(p + 8, &s[i].b, 8);
+  }
+  char path[512], err[512];
+  snprintf(path, sizeof path, "%s/v2.hkt", g_dir);
+  FILE *fp = fopen(path, "wb");
+  fwrite(file, 1, sizeof file, fp);
+  fclose(fp);
+  trace_data_t t;
+  long n = load_trace(path, &t, err, sizeof err);
+  const struct { uint16_t tid; uint8_t op; uint32_t a; } want[] = {
+      {0, HKT_THREAD_START, 0}, {0, HKT_MALLOC, 10}, {1, HKT_MALLOC, 11}, {2, HKT_MALLOC, 12},
+      {2, HKT_REALLOC, 13},     {1, HKT_FREE, 0},    {1, HKT_MALLOC, 14},
+  };
+  CHECK(n == 7, "v2: 7 events (%ld: %s)", n, n < 0 ? err : "");
+  for (long i = 0; i < n && i < 7; i++)
+    CHECK(t.ev[i].thread == want[i].tid && t.ev[i].op == want[i].op && t.ev[i].a == want[i].a,
+          "v2: event %ld is thread %u op %u a %u (got %u %u %u)", i, want[i].tid, want[i].op,
+          want[i].a, t.ev[i].thread, t.ev[i].op, t.ev[i].a);
+  if (n >= 5) CHECK(t.ev[4].n_ext == 1 && t.ev[4].ext_b[0] == 0x3000, "v2: the realloc's extension");
+  CHECK(t.f.recovered && !t.f.complete && t.f.holes == 1, "v2: recovered, one hole (%llu)",
+        (unsigned long long)t.f.holes);
+  free_trace(&t);
+}
+
 int main(void) {
-  util_setup(0); /* runs under ASan too: the recorder is compiled in */
+  util_setup(0);
+  test_v2_synthetic(); /* runs under ASan too: the recorder is compiled in */
   char path[512], err[512];
   snprintf(path, sizeof path, "%s/unit.hkt", g_dir);
   setenv("HAKMEM_TRACE", path, 1);

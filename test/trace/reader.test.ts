@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TraceFile, newEvent, type TraceEvent } from '../../src/sim/trace/reader.js';
 import { TraceWriter } from '../../src/sim/trace/writer.js';
-import { FLAG_EXACT, HKT_HEADER_BYTES, HKT_SLOT_BYTES, Op } from '../../src/sim/trace/format.js';
+import { FLAG_EXACT, HKT_HEADER_BYTES, HKT_SLOT_BYTES, OP_CHUNK, OP_CLOCK, OP_EXT, Op, headerCrc, slotCheck } from '../../src/sim/trace/format.js';
 import { TraceError } from '../../src/sim/trace/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -145,5 +145,88 @@ describe('trace writer and reader', () => {
     expect(seen).toHaveLength(9);
     expect(seen).not.toContain(0x5000);
     expect(c.holes).toBe(1);
+  });
+});
+
+describe('version 2 (per-thread chunks): the merge rule of docs/trace-format.md', () => {
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tmpDir()));
+  afterEach(() => cleanup());
+
+  /** A version-2 file: the writer's header, patched, then raw slots [slot, op, c, a, b]. */
+  function writeV2(file: string, ordered: number, slots: [number, number, number, number, number][]): void {
+    const w = new TraceWriter(file, { config: CONFIG, pid: 7, comm: 'v2' });
+    w.close({ complete: false });
+    const head = fs.readFileSync(file).subarray(0, HKT_HEADER_BYTES);
+    head.writeUInt32LE(2, 8);
+    head.writeBigUInt64LE(BigInt(ordered), 160);
+    head.writeUInt32LE(headerCrc(head), 76);
+    const n = Math.max(...slots.map((s) => s[0])) + 1;
+    const body = Buffer.alloc(n * HKT_SLOT_BYTES);
+    for (const [slot, op, c, a, b] of slots) {
+      const o = slot * HKT_SLOT_BYTES;
+      body[o] = op;
+      body[o + 1] = slotCheck(op, c, a >>> 0, b >>> 0, Math.floor(b / 2 ** 32));
+      body.writeUInt16LE(c, o + 2);
+      body.writeUInt32LE(a >>> 0, o + 4);
+      body.writeBigUInt64LE(BigInt(b), o + 8);
+    }
+    fs.writeFileSync(file, Buffer.concat([head, body]));
+  }
+
+  const REALLOC_1EXT = Op.REALLOC | (1 << 6);
+  const V2: [number, number, number, number, number][] = [
+    // ordered prefix (ordered_slots = 2): thread 0
+    [0, Op.THREAD_START, 0, 0, 99],
+    [1, Op.MALLOC, 0, 10, 0x1000],
+    // chunk 0 at slot 64: thread 1, base 1000, next chunk 2
+    [64, OP_CHUNK, 1, 2, 1000],
+    [65, Op.MALLOC, 5, 11, 0x2000], // clock 1005
+    [66, OP_CLOCK, 0, 0, 2000],
+    [67, Op.FREE, 0, 0, 0x2000], // clock 2000
+    // chunk 1 at slot 128: thread 2, base 1003, no next chunk
+    [128, OP_CHUNK, 2, 0, 1003],
+    [129, Op.MALLOC, 2, 12, 0x3000], // clock 1005: ties with thread 1's, which goes first
+    [130, REALLOC_1EXT, 10, 13, 0x4000], // clock 1013
+    [131, OP_EXT, 0, 0, 0x3000],
+    // slot 132 empty, 133 an extension: an event the process died writing (a hole)
+    [133, OP_EXT, 0, 0, 0x5000],
+    // chunk 2 at slot 192: thread 1's next, base 1500 (earlier than its last clock: its order stays)
+    [192, OP_CHUNK, 1, 0, 1500],
+    [193, Op.MALLOC, 0, 14, 0x6000],
+  ];
+
+  it('reads the prefix, then the threads merged by (clock, thread), each in its own order, and counts the hole', () => {
+    const f = path.join(dir, 'v2.hkt');
+    writeV2(f, 2, V2);
+    const t = TraceFile.open(f);
+    expect(t.header.version).toBe(2);
+    expect(t.header.complete).toBe(false);
+    expect(t.chunked).toBe(true);
+    expect(t.chunkBase).toBe(64);
+    const c = t.cursor();
+    const got: string[] = [];
+    for (const ev = newEvent(); c.next(ev); ) got.push(`${ev.index} t${ev.tid} ${ev.op} ${ev.a}${ev.nExt ? ` ext ${ev.extB[0]}` : ''}`);
+    expect(got).toEqual([
+      `0 t0 ${Op.THREAD_START} 0`,
+      `1 t0 ${Op.MALLOC} 10`,
+      `2 t1 ${Op.MALLOC} 11`,
+      `3 t2 ${Op.MALLOC} 12`,
+      `4 t2 ${Op.REALLOC} 13 ext ${0x3000}`,
+      `5 t1 ${Op.FREE} 0`,
+      `6 t1 ${Op.MALLOC} 14`,
+    ]);
+    expect(c.holes).toBe(1);
+    t.close();
+  });
+
+  it('rejects a backward chunk link and a chunk header naming another thread, at the byte', () => {
+    const back = path.join(dir, 'back.hkt');
+    writeV2(back, 2, V2.map((s) => (s[0] === 192 ? ([192, OP_CHUNK, 1, 1, 1500] as typeof s) : s)));
+    expect(() => readAll(back)).toThrow(new RegExp(`byte ${4096 + 192 * 16}.*chunk link goes backwards`));
+    const other = path.join(dir, 'other.hkt');
+    writeV2(other, 2, V2.map((s) => (s[0] === 192 ? ([192, OP_CHUNK, 2, 0, 1500] as typeof s) : s)));
+    expect(() => readAll(other)).toThrow(new RegExp(`byte ${4096 + 192 * 16}.*linked chunk has no header of its thread`));
   });
 });
