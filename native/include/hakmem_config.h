@@ -34,10 +34,14 @@
   X(pool_class_count, "HAKMEM_POOL_CLASS_COUNT", 12, "number of entries of pool_class_size")    \
   X(pool_free_pages_max_count, "HAKMEM_POOL_FREE_PAGES_MAX", 256,                                \
     "empty pool pages kept for reuse (16 MiB, the LRU's byte budget); beyond, unmapped")                  \
+  X(pool_map_chunk_bytes, "HAKMEM_POOL_MAP_CHUNK", 1048576,                                    \
+    "pool page slots are made read-write this many bytes at a time (one mmap for up to 16 pages); mapping only, no decision") \
   X(large_page_bytes, "HAKMEM_LARGE_PAGE", 4096, "large mappings are rounded up to this")       \
   X(heap_reserve_bytes, "HAKMEM_HEAP_RESERVE", 274877906944ULL,                                  \
     "address space reserved at start (PROT_NONE, no memory): a quarter SuperSlabs, a quarter pool pages, half large mappings") \
-  X(min_align_bytes, "HAKMEM_MIN_ALIGN", 16, "alignment of every block malloc returns")
+  X(min_align_bytes, "HAKMEM_MIN_ALIGN", 16, "alignment of every block malloc returns")        \
+  X(superslab_max_count, "HAKMEM_SUPERSLAB_MAX", 0,                                             \
+    "most SuperSlabs mapped at once (the LRU's included); 0: no bound but the reservation")
 
 /* Tiny and pool class tables. Overridable as a comma-separated list
  * (HAKMEM_TINY_CLASSES=16,32,...). Every entry is a multiple of min_align_bytes,

@@ -1,4 +1,4 @@
-/* hakmem_trace_format.h: the on-disk trace format, version 1.
+/* hakmem_trace_format.h: the on-disk trace format, versions 1 and 2.
  * docs/trace-format.md is the prose description; src/sim/trace/format.ts is
  * its TypeScript twin. Little-endian throughout.
  *
@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 #define HKT_MAGIC "HKMTRACE"          /* 8 bytes, no NUL */
-#define HKT_VERSION 1u
+#define HKT_VERSION 1u          /* one global order: every closed trace, every exact-mode trace */
+#define HKT_VERSION_CHUNKED 2u  /* a fast-mode trace still being written (or left by a crash):
+                                   an ordered prefix, then per-thread chunks (hakmem_trace_merge.h) */
 #define HKT_HEADER_BYTES 4096u
 #define HKT_SLOT_BYTES 16u
 #define HKT_CONFIG_MAX_ENTRIES 96u
@@ -42,7 +44,10 @@ typedef struct hkt_header {
   char comm[64];              /*  80: program name, NUL padded */
   uint64_t heap_base;         /* 144: the allocator's address-space reservation */
   uint64_t heap_bytes;        /* 152 */
-  uint8_t reserved[96];       /* 160 */
+  uint64_t ordered_slots;     /* 160: version 2 only (zero in version 1): slots [0, this) are in
+                                      global order; chunks start at this rounded up to 64.
+                                      HKT_ORDERED_ALL: no chunk yet (every slot is in order) */
+  uint8_t reserved[88];       /* 168 */
 } hkt_header_t;               /* 256 bytes; the config table follows */
 
 /* The config table starts at HKT_CONFIG_OFFSET and holds config_count entries
@@ -62,6 +67,14 @@ typedef struct hkt_header {
 #define HKT_OP_MASK 0x3Fu
 #define HKT_EXT_SHIFT 6u
 #define HKT_OP_EXT 0x3Fu /* op byte of an extension slot */
+
+/* Version 2 (fast mode while recording): see docs/trace-format.md, "Version 2". */
+#define HKT_ORDERED_OFFSET 160u
+#define HKT_ORDERED_ALL UINT64_MAX
+#define HKT_CHUNK_SLOTS 64u
+#define HKT_OP_CHUNK 48u /* chunk header: c = thread index, a = the thread's next chunk number
+                            (0: none yet), b = clock base */
+#define HKT_OP_CLOCK 49u /* inside a chunk: b = new clock base (c = 0, a = 0) */
 
 enum hkt_op {
   /* allocator calls */

@@ -150,9 +150,17 @@ static inline void *tiny_malloc(hk_thread_t *t, uint32_t c) {
     b = hk_tiny_malloc_slow(t, c);
     if (HK_UNLIKELY(!b)) return NULL;
   }
-  hk_slab_t *s = hk_slab_of((uintptr_t)b);
-  hk_live_set(s, hk_block_index(s, (uintptr_t)b));
+  hk_live_set((uintptr_t)b);
   return b;
+}
+
+/* A local free of a tiny block: onto the TLS list, and spill when over the cap. The one place
+ * that decides when to spill (the fast path below and free_ok both come here). */
+static inline void tiny_free_local(hk_thread_t *t, uint32_t c, hk_block_t *b) {
+  b->next = t->tls_head[c];
+  t->tls_head[c] = b;
+  if (HK_UNLIKELY(++t->tls_count[c] > g_hk.cfg.tls_cap_blocks))
+    hk_spill(t, c, (uint32_t)g_hk.cfg.tls_spill_blocks);
 }
 
 /* allocate on route r; NULL with errno ENOMEM on failure */
@@ -180,16 +188,12 @@ static void free_ok(hk_thread_t *t, uintptr_t p, const hk_class_ref_t *ref) {
   hk_block_t *b = (hk_block_t *)p;
   if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == t->index) {
     if (ref->kind == HK_KIND_SS) {
-      uint32_t c = s->class_idx;
-      hk_live_clear(s, ref->block_index);
-      b->next = t->tls_head[c];
-      t->tls_head[c] = b;
-      if (HK_UNLIKELY(++t->tls_count[c] > g_hk.cfg.tls_cap_blocks))
-        hk_spill(t, c, (uint32_t)g_hk.cfg.tls_spill_blocks);
+      hk_live_clear(p);
+      tiny_free_local(t, s->class_idx, b);
     } else {
-      hk_pool_free_owner(t, s, b, ref->block_index);
+      hk_pool_free_owner(t, s, b);
     }
-  } else if (hk_remote_push(s, b, ref->block_index) != 0) {
+  } else if (hk_remote_push(s, b) != 0) {
     HK_COUNT(invalid_frees, 1); /* a racing free of the same block won */
   }
 }
@@ -233,9 +237,65 @@ static inline void rec_ext(uint8_t op, hk_thread_t *t, uint64_t size, void *res,
 #define EXACT_LOCK() do { if (HK_UNLIKELY(g_trace_exact)) trace_exact_lock(); } while (0)
 #define EXACT_UNLOCK() do { if (HK_UNLIKELY(g_trace_exact)) trace_exact_unlock(); } while (0)
 
+/* ---------------------------------------------------------------- fast paths
+ *
+ * malloc of a tiny size whose TLS list is not empty, and free of a live tiny block whose slab
+ * has an owner (the caller: onto the TLS list; another thread: its remote queue, through
+ * hk_remote_push), are served here without the rest of the call: only while the thread is set
+ * up (active), not in the replay bypass, and not recording (a recorded call takes the full path,
+ * so traces keep every event and internal decision). They make the same decisions as the full
+ * path (docs/allocator.md 4, tiny_malloc and tiny_free) and call the same slow-path functions
+ * (hk_tiny_malloc_slow for refill, hk_spill) whenever the TLS list is empty or over its cap;
+ * anything else (pool, large, remote, invalid, foreign, NULL) falls through to the full path. */
+
+static inline int fast_ok(const hk_thread_t *t) {
+  /* t->fast == active && !hk_bypass (kept by hk_thread_slow, the exit flush and the bypass) */
+  return HK_LIKELY(t->fast) & !(g_trace_enabled | g_trace_exact);
+}
+
+static HK_NOINLINE void *malloc_full(size_t n);
+static HK_NOINLINE void free_full(void *ptr);
+
 /* ---------------------------------------------------------------- the API */
 
 HK_API void *HK_NAME(malloc)(size_t n) {
+  hk_thread_t *t = &hk_tls;
+  if (HK_LIKELY(n <= g_hk.cfg.tiny_max_bytes) && fast_ok(t)) {
+    uint32_t c = g_hk.tiny_class_of[(n + g_hk.align_mask) >> g_hk.st_shift];
+    hk_block_t *b = t->tls_head[c];
+    if (HK_LIKELY(b != NULL)) {
+      t->tls_head[c] = b->next;
+      t->tls_count[c]--;
+      hk_live_set((uintptr_t)b);
+      return b;
+    }
+  }
+  return malloc_full(n);
+}
+
+HK_API void HK_NAME(free)(void *ptr) {
+  uintptr_t p = (uintptr_t)ptr;
+  hk_thread_t *t = &hk_tls;
+  /* before initialisation ss_end == ss_base == 0: the range check fails */
+  if (HK_LIKELY(p - g_hk.ss_base < g_hk.ss_end - g_hk.ss_base) && !(p & g_hk.align_mask) &&
+      fast_ok(t)) {
+    uint8_t *st = hk_st(p);
+    uint32_t tag = hk_tag_of(p);
+    if (HK_LIKELY(__atomic_load_n(st, __ATOMIC_RELAXED) == HK_ST_LIVE) && HK_LIKELY(tag != 0)) {
+      if (HK_LIKELY((tag >> 8) == t->index + 1)) {
+        /* (hk_spill asserts owner and class of every block it moves) */
+        __atomic_store_n(st, 0, __ATOMIC_RELAXED);
+        tiny_free_local(t, tag & 0xFF, (hk_block_t *)ptr);
+      } else if (hk_remote_push(hk_slab_of(p), (hk_block_t *)ptr) != 0) {
+        HK_COUNT(invalid_frees, 1); /* a racing free of the same block won (as free_ok) */
+      }
+      return;
+    }
+  }
+  free_full(ptr);
+}
+
+static HK_NOINLINE void *malloc_full(size_t n) {
   if (HK_UNLIKELY(hk_bypass)) return hk_bypass_alloc(n, 16);
   hk_ensure_init();
   hk_thread_t *t = hk_thread();
@@ -246,7 +306,7 @@ HK_API void *HK_NAME(malloc)(size_t n) {
   return p;
 }
 
-HK_API void HK_NAME(free)(void *ptr) {
+static HK_NOINLINE void free_full(void *ptr) {
   uintptr_t p = (uintptr_t)ptr;
   if (!hk_ready()) {
     if (!ptr) return;           /* free(NULL) before initialisation */
@@ -257,6 +317,12 @@ HK_API void HK_NAME(free)(void *ptr) {
     if (ptr && !in_heap(p) && g_hk.next_free) g_hk.next_free(ptr);
     return;
   }
+#ifdef HAKMEM_VARIANT_HEADER_READ /* seeded bug: a header read in front of the pointer, unchecked */
+  if (ptr) {
+    volatile const uint64_t *hdr = (volatile const uint64_t *)ptr - 1;
+    (void)*hdr;
+  }
+#endif
   hk_thread_t *t = hk_thread_for_free();
   EXACT_LOCK();
   hk_class_ref_t ref;
@@ -393,6 +459,16 @@ static inline int is_pow2(size_t a) { return a && !(a & (a - 1)); }
 /* the aligned family: returns 0, EINVAL or ENOMEM */
 static int aligned_core(hk_thread_t *t, size_t align, size_t n, void **out) {
   if (n > (size_t)PTRDIFF_MAX) return ENOMEM;
+#ifdef HAKMEM_VARIANT_ALIGN_REENTERS /* seeded bug: the helper calls back into the wrapped malloc */
+  if (align > g_hk.cfg.min_align_bytes && n <= (size_t)PTRDIFF_MAX - align) {
+    EXACT_UNLOCK();
+    uintptr_t raw = (uintptr_t)HK_NAME(malloc)(n + align);
+    EXACT_LOCK();
+    if (!raw) return ENOMEM;
+    *out = (void *)((raw + align - 1) & ~(uintptr_t)(align - 1));
+    return 0;
+  }
+#endif
   hk_route_t r = route_aligned(n, align);
   void *q = alloc_route(t, r, n, align);
   if (!q) return ENOMEM;
@@ -497,4 +573,7 @@ HK_API void cfree(void *p) __attribute__((alias("free"), copy(free)));
 #endif
 
 /* Replay bypass: while on, this thread's calls are served from the bypass arena. */
-HK_API void hakmem_replay_bypass(int on) { hk_bypass = on ? 1 : 0; }
+HK_API void hakmem_replay_bypass(int on) {
+  hk_bypass = on ? 1 : 0;
+  hk_tls.fast = !hk_bypass && hk_tls.active;
+}

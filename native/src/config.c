@@ -73,9 +73,9 @@ static int validate(const hakmem_config_t *c) {
       "min_align_bytes must be a power of two in [16, 4096]");
   REQ(is_pow2(c->superslab_size_bytes) && c->superslab_size_bytes >= 65536,
       "superslab_size_bytes must be a power of two >= 64 KiB");
-  REQ(is_pow2(c->slab_size_bytes) && c->slab_size_bytes >= 4096 &&
+  REQ(is_pow2(c->slab_size_bytes) && c->slab_size_bytes >= 1024 &&
           c->slab_size_bytes <= c->superslab_size_bytes,
-      "slab_size_bytes must be a power of two in [4 KiB, superslab_size_bytes]");
+      "slab_size_bytes must be a power of two in [1 KiB, superslab_size_bytes]");
   REQ(c->superslab_size_bytes / c->slab_size_bytes <= HK_MAX_SLABS, "at most 64 slabs per SuperSlab");
   REQ(c->tiny_class_count >= 1 && c->tiny_class_count <= HAKMEM_TINY_CLASS_MAX,
       "tiny_class_count out of range");
@@ -101,6 +101,9 @@ static int validate(const hakmem_config_t *c) {
   REQ(is_pow2(c->pool_page_size_bytes) && c->pool_page_size_bytes >= 65536,
       "pool_page_size_bytes must be a power of two >= 64 KiB");
   REQ(c->pool_max_bytes <= c->pool_page_size_bytes, "pool_max_bytes must fit a pool page");
+  REQ(is_pow2(c->pool_map_chunk_bytes) && c->pool_map_chunk_bytes >= c->pool_page_size_bytes &&
+          c->pool_map_chunk_bytes <= (64ull << 20),
+      "pool_map_chunk_bytes must be a power of two in [pool_page_size_bytes, 64 MiB]");
   REQ(c->pool_max_bytes / c->min_align_bytes <= 1u << 20, "pool_max_bytes too large");
   REQ(c->tls_cap_blocks >= 1 && c->tls_refill_blocks >= 1 && c->tls_spill_blocks >= 1,
       "TLS cap/refill/spill must be >= 1");

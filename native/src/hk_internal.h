@@ -3,14 +3,15 @@
  * The policy is docs/allocator.md; every name here is the name used there (and in the
  * TypeScript twin). One concern per file:
  *   config.c      configuration (defaults, HAKMEM_* overrides, validation)
- *   os.c          the address-space reservation, slot map/unmap, the metadata arena
+ *   os.c          the address-space reservation (and the block state table after it), slot
+ *                 map/unmap, the metadata arena
  *   owner_map.c   the flat granule -> region table, the region list and region ids
- *   superslab.c   SuperSlab/slab metadata: take, drain, live bits, pointer classification
+ *   superslab.c   SuperSlab/slab metadata: take, drain, block state, slab tags, classification
  *   tls.c         per-thread state: TLS lists, owned slabs/pages, thread index, exit flush
  *   shared_pool.c slab acquire/release, orphans, the virtual clock, the LRU
- *   pool.c        pool pages (mid sizes)
+ *   pool.c        pool pages (mid sizes), the per-thread page vectors, chunked slot mapping
  *   large.c       direct mappings in the large half of the reservation
- *   api.c         malloc & co: routing, recording, errno
+ *   api.c         malloc & co: the tiny fast paths, routing, recording, errno
  *   stats.c       counters, HAKMEM_STATS, hakmem_visit, hakmem_state_digest, hakmem_locate
  *   init.c        lazy initialisation, constructor/destructor, fork handlers
  *
@@ -69,8 +70,17 @@ typedef struct hk_region {
 
 struct hk_ss;
 
-/* A slab of a SuperSlab, or a pool page's block area: same fields (docs/allocator.md 4, 5). */
+/* A slab of a SuperSlab, or a pool page's block area: same fields (docs/allocator.md 4, 5).
+ * Three cache lines, so that threads do not share what they write (false sharing):
+ *   1. read-mostly: written only when the slab is initialised, reset or changes owner; read by
+ *      every free (owner check) and by remote pushers (class, owner);
+ *   2. the owner's working fields (freelist, counts, owned-list links): written by the owner on
+ *      every refill, spill and pool malloc/free;
+ *   3. the remote queue head: written (CAS) by other threads on every remote free.
+ * A block's live/remote state is not here: it is the block's byte in the state table (g_hk.st,
+ * docs/allocator.md 1 "Block state"), found from the block's address alone. */
 typedef struct hk_slab {
+  /* line 1: read-mostly */
   uint32_t class_idx;   /* HK_NONE when free */
   uint32_t owner;       /* thread index, HK_NONE for none */
   uint32_t block_size;
@@ -79,23 +89,24 @@ typedef struct hk_slab {
    * every malloc and free was the fast path's largest cost (perf: ~45% of alloc_route). */
   uint32_t block_recip;
   uint32_t capacity;    /* blocks */
-  uint32_t used;        /* neither in the freelist nor uncarved */
-  uint32_t carved;
-  uint32_t freelist_len;
   uint32_t index;       /* slab index within its SuperSlab (0 for a pool page) */
   uintptr_t base;
+  hk_region_t *region;
+  uint8_t is_pool;
+  /* line 2: the owner's */
+  uint32_t used __attribute__((aligned(64))); /* neither in the freelist nor uncarved */
+  uint32_t carved;
+  uint32_t freelist_len;
+  uint8_t touched;
+  uint8_t orphan;
   hk_block_t *freelist;
-  _Atomic(hk_block_t *) remote;  /* MPSC stack, newest first */
-  uint64_t *live;                /* live bits (owner writes; remote threads read) */
-  _Atomic uint64_t *rbits;       /* remote-pending bits: set by a remote free, cleared by drain */
   struct hk_slab *onext, *oprev; /* owned list of the owner, or an orphan queue */
   struct hk_slab *touch_next;    /* spill: slabs touched, in order of first touch */
   uint64_t oseq;                 /* position in the owner's owned list (ascending) */
-  uint8_t touched;
-  uint8_t orphan;
-  uint8_t is_pool;
-  hk_region_t *region;
-} __attribute__((aligned(64))) hk_slab_t; /* no false sharing between slabs of different owners */
+  uint32_t pv_pos;               /* pool page: its index in the owner's page vector */
+  /* line 3: other threads' */
+  _Atomic(hk_block_t *) remote __attribute__((aligned(64))); /* MPSC stack, newest first */
+} __attribute__((aligned(64))) hk_slab_t;
 
 typedef struct hk_ss {
   hk_region_t r;
@@ -133,6 +144,7 @@ typedef struct hk_thread {
   uint8_t registered;
   uint8_t in_flush;
   uint8_t exited_once;
+  uint8_t fast;        /* active and not in the replay bypass: the fast paths may serve it */
   hk_block_t *tls_head[HAKMEM_TINY_CLASS_MAX];
   uint32_t tls_count[HAKMEM_TINY_CLASS_MAX];
   hk_slab_t *owned_head[HAKMEM_TINY_CLASS_MAX], *owned_tail[HAKMEM_TINY_CLASS_MAX];
@@ -143,7 +155,15 @@ typedef struct hk_thread {
    * A slab before the cursor can become non-exhausted only by a spill (owner: moves the cursor
    * back) or a remote free into an empty remote queue (the pusher raises the owner's notify
    * flag for the class: the next scan starts at the head). */
-  hk_slab_t *owned_cursor[HAKMEM_TINY_CLASS_MAX], *opage_cursor[HAKMEM_POOL_CLASS_MAX];
+  hk_slab_t *owned_cursor[HAKMEM_TINY_CLASS_MAX];
+  /* Pool: per class, the owned pages again in owned order, as a vector with a bitmap of
+   * the pages that may have a block (pool.c, "page vector"): pool_malloc finds the first page
+   * in owned order that gives a block without walking the exhausted ones. */
+  struct hk_pvec {
+    hk_slab_t **v;    /* owned order; NULL = a removed page (a hole, compacted later) */
+    uint64_t *avail;  /* bit i: v[i] may give a block; clear: v[i] gives none */
+    uint32_t n, cap, holes;
+  } pvec[HAKMEM_POOL_CLASS_MAX];
   uint64_t owned_seq, opage_seq;
   struct hk_notify *notify;
   /* hot counters, per thread (no shared cache line); folded into g_cnt at the exit flush */
@@ -169,12 +189,26 @@ typedef struct hk_global {
   unsigned ss_shift, slab_shift, pp_shift;
   uint32_t n_slabs;
   uint32_t n_ss_slots, n_pp_slots, n_large_granules;
-  uint32_t live_words_per_slab, live_words_per_page;
+  /* Block state table (docs/allocator.md 1): one byte per min_align_bytes of the SuperSlab
+   * and pool quarters, st[(p - heap_base) >> st_shift]; the byte of a block's first granule
+   * holds HK_ST_LIVE / HK_ST_REMOTE, every other byte stays 0. Mapped right after the
+   * reservation, in the same reservation (NORESERVE: only touched pages cost memory). */
+  uint8_t *st;
+  unsigned st_shift;
+  /* Slab tag table: one u32 per slab slot of the SuperSlab quarter, tag[(p - ss_base) >>
+   * slab_shift] = (owner + 1) << 8 | class of a tiny slab that has an owner, else 0. Written
+   * wherever a slab's owner changes (hk_slab_set_owner); read by the free fast path, so it
+   * tells "my slab, class c" with one load that does not depend on the descriptor. */
+  uint32_t *slab_tag;
+  uintptr_t st_bias, tag_bias;  /* the two tables' addresses minus (base >> shift): one add */
+  uintptr_t align_mask;     /* min_align_bytes - 1 */
   hk_ss_t **ss_desc;
   hk_ppage_t **pp_desc;
   uint8_t *tiny_class_of;   /* index (size + min_align - 1) / min_align */
   uint8_t *pool_class_of;
   uint64_t *ss_slot_bits, *pp_slot_bits, *large_bits;
+  uint64_t *pp_rw_bits;       /* pool slots that are read-write (mapped in chunks, pool.c) */
+  uint32_t pp_chunk_slots;    /* pool_map_chunk_bytes / pool_page_size_bytes */
   uint32_t ss_slot_hint, pp_slot_hint, large_hint;
   /* bypass arena (replay tool's own allocations) */
   uintptr_t bypass_base, bypass_end;
@@ -267,7 +301,6 @@ HK_HIDDEN void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_siz
 HK_HIDDEN void hk_slab_reset(hk_slab_t *s);
 HK_HIDDEN uint32_t hk_remote_len(hk_slab_t *s);
 HK_HIDDEN hk_ss_t *hk_ss_of(uintptr_t p);
-HK_HIDDEN hk_slab_t *hk_slab_of(uintptr_t p);
 static inline uint64_t hk_block_div(const hk_slab_t *s, uint64_t off) {
   uint32_t r = s->block_recip;
   return HK_LIKELY(r != 0) ? (off * r) >> 32 : off / s->block_size;
@@ -275,19 +308,33 @@ static inline uint64_t hk_block_div(const hk_slab_t *s, uint64_t off) {
 static inline uint64_t hk_block_index(const hk_slab_t *s, uintptr_t p) {
   return hk_block_div(s, (uint64_t)(p - s->base));
 }
-static inline void hk_live_set(hk_slab_t *s, uint64_t i) {
-  uint64_t w = __atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED);
-  __atomic_store_n(&s->live[i >> 6], w | (1ull << (i & 63)), __ATOMIC_RELAXED);
+/* Block state (one byte per block start, in g_hk.st). The owner writes it with plain
+ * (relaxed) stores; a remote free sets HK_ST_REMOTE with an atomic fetch-or. */
+enum { HK_ST_LIVE = 1, HK_ST_REMOTE = 2 };
+static inline uint8_t *hk_st(uintptr_t p) {
+  /* st_bias = st - (heap_base >> st_shift): heap_base is aligned to far more than min_align */
+  return (uint8_t *)(g_hk.st_bias + (p >> g_hk.st_shift));
 }
-static inline void hk_live_clear(hk_slab_t *s, uint64_t i) {
-  uint64_t w = __atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED);
-  __atomic_store_n(&s->live[i >> 6], w & ~(1ull << (i & 63)), __ATOMIC_RELAXED);
+static inline void hk_live_set(uintptr_t p) { __atomic_store_n(hk_st(p), HK_ST_LIVE, __ATOMIC_RELAXED); }
+static inline void hk_live_clear(uintptr_t p) { __atomic_store_n(hk_st(p), 0, __ATOMIC_RELAXED); }
+static inline uint8_t hk_state_get(uintptr_t p) { return __atomic_load_n(hk_st(p), __ATOMIC_RELAXED); }
+/* the slab (or pool page) of a block in the SuperSlab or pool quarter: one table load.
+ * SuperSlabs are aligned to their size, so the slab index is address bits. */
+static inline hk_slab_t *hk_slab_of(uintptr_t p) {
+  if (HK_LIKELY(p < g_hk.pool_base))
+    return &g_hk.ss_desc[(p - g_hk.ss_base) >> g_hk.ss_shift]
+                ->slabs[(p >> g_hk.slab_shift) & (g_hk.n_slabs - 1)];
+  return &g_hk.pp_desc[(p - g_hk.pool_base) >> g_hk.pp_shift]->s;
 }
-static inline int hk_live_get(const hk_slab_t *s, uint64_t i) {
-  return (int)((__atomic_load_n(&s->live[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
+static inline uint32_t hk_tag_of(uintptr_t p) {
+  /* tag_bias = slab_tag - (ss_base >> slab_shift), in bytes */
+  return __atomic_load_n((uint32_t *)(g_hk.tag_bias + (p >> g_hk.slab_shift) * sizeof(uint32_t)),
+                         __ATOMIC_RELAXED);
 }
+/* set s->owner (HK_NONE: none); keeps the slab tag table in step. class_idx must be final. */
+HK_HIDDEN void hk_slab_set_owner(hk_slab_t *s, uint32_t owner);
 /* remote free of a classified block (any non-owner thread). 0 = accepted, else INVALID. */
-HK_HIDDEN int hk_remote_push(hk_slab_t *s, hk_block_t *b, uint64_t idx);
+HK_HIDDEN int hk_remote_push(hk_slab_t *s, hk_block_t *b);
 
 /* ---- tls.c ---- */
 HK_HIDDEN hk_thread_t *hk_thread_slow(void);
@@ -319,9 +366,11 @@ HK_HIDDEN void hk_orphan_slab(hk_slab_t *s);
 
 /* ---- pool.c ---- */
 HK_HIDDEN void *hk_pool_malloc(hk_thread_t *t, uint32_t j);
-HK_HIDDEN void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b, uint64_t idx);
+HK_HIDDEN void hk_pool_free_owner(hk_thread_t *t, hk_slab_t *s, hk_block_t *b);
 HK_HIDDEN void hk_pool_release_page(hk_thread_t *t, hk_slab_t *s);
 HK_HIDDEN void hk_orphan_page(hk_slab_t *s);
+HK_HIDDEN void hk_pvec_remove(hk_thread_t *t, hk_slab_t *s);
+HK_HIDDEN void hk_pvec_release(hk_thread_t *t);             /* exit flush: arrays back */
 
 /* ---- large.c ---- */
 HK_HIDDEN void *hk_large_malloc(uint16_t tid, uint64_t size, uint64_t align);

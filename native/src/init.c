@@ -65,21 +65,25 @@ static void init_phase1(void) {
   g_hk.n_ss_slots = (uint32_t)((R / 4) >> g_hk.ss_shift);
   g_hk.n_pp_slots = (uint32_t)((R / 4) >> g_hk.pp_shift);
   g_hk.n_large_granules = (uint32_t)((R / 2) >> HK_GRANULE_SHIFT);
-  g_hk.live_words_per_slab = (uint32_t)((c->slab_size_bytes / c->tiny_class_size[0] + 63) / 64);
-  g_hk.live_words_per_page =
-      (uint32_t)((c->pool_page_size_bytes / c->pool_class_size[0] + 63) / 64);
+  g_hk.st_shift = (unsigned)__builtin_ctzll(c->min_align_bytes);
+  g_hk.align_mask = c->min_align_bytes - 1;
   g_hk.owner_map = hk_os_map_anon((R >> HK_GRANULE_SHIFT) * sizeof(uint32_t));
+  g_hk.slab_tag = hk_os_map_anon(hk_round_up(((R / 4) >> g_hk.slab_shift) * sizeof(uint32_t), 4096));
+  g_hk.st_bias = (uintptr_t)g_hk.st - (g_hk.heap_base >> g_hk.st_shift);
+  g_hk.tag_bias = (uintptr_t)g_hk.slab_tag - (g_hk.ss_base >> g_hk.slab_shift) * sizeof(uint32_t);
   g_hk.ss_desc = hk_meta_alloc((uint64_t)g_hk.n_ss_slots * sizeof(void *));
   g_hk.pp_desc = hk_meta_alloc((uint64_t)g_hk.n_pp_slots * sizeof(void *));
   g_hk.ss_slot_bits = hk_meta_alloc(((uint64_t)g_hk.n_ss_slots + 63) / 64 * 8);
   g_hk.pp_slot_bits = hk_meta_alloc(((uint64_t)g_hk.n_pp_slots + 63) / 64 * 8);
+  g_hk.pp_rw_bits = hk_meta_alloc(((uint64_t)g_hk.n_pp_slots + 63) / 64 * 8);
+  g_hk.pp_chunk_slots = (uint32_t)(c->pool_map_chunk_bytes / c->pool_page_size_bytes);
   g_hk.large_bits = hk_meta_alloc(((uint64_t)g_hk.n_large_granules + 63) / 64 * 8);
   uint64_t nt = c->tiny_max_bytes / c->min_align_bytes + 1;
   uint64_t np = c->pool_max_bytes / c->min_align_bytes + 1;
   g_hk.tiny_class_of = hk_meta_alloc(nt);
   g_hk.pool_class_of = hk_meta_alloc(np);
-  if (!g_hk.owner_map || !g_hk.ss_desc || !g_hk.pp_desc || !g_hk.ss_slot_bits ||
-      !g_hk.pp_slot_bits || !g_hk.large_bits || !g_hk.tiny_class_of || !g_hk.pool_class_of ||
+  if (!g_hk.owner_map || !g_hk.slab_tag || !g_hk.ss_desc || !g_hk.pp_desc || !g_hk.ss_slot_bits ||
+      !g_hk.pp_slot_bits || !g_hk.pp_rw_bits || !g_hk.large_bits || !g_hk.tiny_class_of || !g_hk.pool_class_of ||
       hk_large_init() != 0)
     die("cannot map the allocator's metadata");
   /* class lookup tables, indexed by ceil(size / min_align) */

@@ -53,21 +53,36 @@ void hk_os_unmap(uintptr_t base, uint64_t bytes) {
   atomic_fetch_sub_explicit(&g_cnt.mapped_bytes, bytes, memory_order_relaxed);
 }
 
+/* The block state table's size for a reservation of `want` bytes: one byte per
+ * min_align_bytes of the SuperSlab and pool quarters (the first half). */
+static uint64_t st_bytes(uint64_t want) {
+  return hk_round_up((want / 2) / g_hk.cfg.min_align_bytes, 1u << 16);
+}
+
 int hk_os_reserve(void) {
   uint64_t want = g_hk.cfg.heap_reserve_bytes;
   uint64_t align = g_hk.cfg.superslab_size_bytes > g_hk.cfg.pool_page_size_bytes
                        ? g_hk.cfg.superslab_size_bytes
                        : g_hk.cfg.pool_page_size_bytes;
   /* A smaller address-space limit (ulimit -v) halves the reservation until it fits; the
-   * config (and so the trace header) then says what was really reserved. */
+   * config (and so the trace header) then says what was really reserved. The block state
+   * table follows the heap in the same reservation, so it shrinks with it. */
   for (int tries = 0; tries < 16; tries++) {
-    void *p = mmap(NULL, want + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    uint64_t tb = st_bytes(want);
+    void *p = mmap(NULL, want + tb + align, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     HK_COUNT(mmap_calls, 1);
     if (p != MAP_FAILED) {
       uintptr_t base = hk_round_up((uintptr_t)p, align);
+      /* the table: read-write, but NORESERVE and untouched, so it costs memory only where
+       * blocks have been handed out */
+      void *st = mmap((void *)(base + want), tb, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+      HK_COUNT(mmap_calls, 1);
+      if (st == MAP_FAILED) return -1;
       g_hk.heap_base = base;
       g_hk.heap_end = base + want;
+      g_hk.st = (uint8_t *)st;
       g_hk.cfg.heap_reserve_bytes = want;
       return 0;
     }

@@ -13,21 +13,17 @@ hk_shared_t g_sp;
 static hk_ss_t *ss_desc_get(uint32_t slot) {
   hk_ss_t *ss = g_hk.ss_desc[slot];
   if (ss) return ss;
-  const uint32_t ns = g_hk.n_slabs, w = g_hk.live_words_per_slab;
-  uint64_t bytes = sizeof(hk_ss_t) + (uint64_t)ns * sizeof(hk_slab_t) + (uint64_t)ns * w * 16;
-  ss = hk_meta_alloc(bytes);
+  const uint32_t ns = g_hk.n_slabs;
+  ss = hk_meta_alloc(sizeof(hk_ss_t) + (uint64_t)ns * sizeof(hk_slab_t));
   if (!ss) return NULL;
-  uint64_t *bits = (uint64_t *)((char *)ss + sizeof(hk_ss_t) + (uint64_t)ns * sizeof(hk_slab_t));
   ss->slot = slot;
   ss->r.base = g_hk.ss_base + ((uintptr_t)slot << g_hk.ss_shift);
   for (uint32_t i = 0; i < ns; i++) {
     hk_slab_t *s = &ss->slabs[i];
     s->class_idx = HK_NONE;
-    __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
+    s->owner = HK_NONE;
     s->index = i;
     s->base = ss->r.base + ((uintptr_t)i << g_hk.slab_shift);
-    s->live = bits + (uint64_t)i * w * 2;
-    s->rbits = (_Atomic uint64_t *)(bits + (uint64_t)i * w * 2 + w);
     s->region = &ss->r;
   }
   g_hk.ss_desc[slot] = ss;
@@ -56,6 +52,7 @@ static void inuse_remove(hk_ss_t *ss) {
 }
 
 static hk_ss_t *ss_map_new(uint16_t tid) {
+  if (g_hk.cfg.superslab_max_count && g_sp.superslabs_live >= g_hk.cfg.superslab_max_count) return NULL;
   int64_t slot = hk_bits_find_clear(g_hk.ss_slot_bits, g_hk.n_ss_slots, g_hk.ss_slot_hint);
   if (slot < 0) return NULL;
   hk_ss_t *ss = ss_desc_get((uint32_t)slot);
@@ -140,7 +137,7 @@ hk_slab_t *hk_shared_pool_acquire_slab(hk_thread_t *t, uint32_t c) {
     if (!s->onext) g_sp.orphan_tail[c] = NULL;
     s->onext = s->oprev = NULL;
     s->orphan = 0;
-    __atomic_store_n(&s->owner, t->index, __ATOMIC_RELAXED);
+    hk_slab_set_owner(s, t->index);
     goto out;
   }
   /* 2. the lowest free slab of the in-use SuperSlab with the lowest region id */
@@ -196,7 +193,7 @@ void hk_release_slab(hk_thread_t *t, hk_slab_t *s) {
 void hk_orphan_slab(hk_slab_t *s) {
   uint32_t c = s->class_idx;
   pthread_mutex_lock(&g_pool_lock);
-  __atomic_store_n(&s->owner, HK_NONE, __ATOMIC_RELAXED);
+  hk_slab_set_owner(s, HK_NONE);
   s->orphan = 1;
   s->onext = NULL;
   s->oprev = g_sp.orphan_tail[c];

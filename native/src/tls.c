@@ -89,6 +89,7 @@ HK_NOINLINE hk_thread_t *hk_thread_slow(void) {
   hk_thread_t *t = &hk_tls;
   if (t->active) return t;
   t->active = 1;
+  t->fast = !hk_bypass;
   if (t->exited_once) return t;
   /* exact mode: the index, THREAD_START and the registry entry under the exact lock, so thread
    * indices appear in the trace in the order they were handed out. */
@@ -132,7 +133,6 @@ void hk_owned_remove(hk_thread_t *t, hk_slab_t *s) {
 void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
   s->oseq = ++t->opage_seq;
-  if (!t->opage_cursor[j]) t->opage_cursor[j] = s;
   s->onext = NULL;
   s->oprev = t->opage_tail[j];
   if (t->opage_tail[j]) t->opage_tail[j]->onext = s;
@@ -142,7 +142,7 @@ void hk_opage_append(hk_thread_t *t, hk_slab_t *s) {
 
 void hk_opage_remove(hk_thread_t *t, hk_slab_t *s) {
   uint32_t j = s->class_idx;
-  if (t->opage_cursor[j] == s) t->opage_cursor[j] = s->onext;
+  hk_pvec_remove(t, s);
   if (s->oprev) s->oprev->onext = s->onext;
   else t->opage_head[j] = s->onext;
   if (s->onext) s->onext->oprev = s->oprev;
@@ -160,7 +160,8 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
   uint32_t n = 0;
   /* the owned slabs in order; those before the cursor are exhausted and are skipped */
   hk_slab_t *s = t->owned_cursor[c];
-  if (!t->notify || atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire))
+  if (!t->notify || (atomic_load_explicit(&t->notify->tiny[c], memory_order_relaxed) &&
+                     atomic_exchange_explicit(&t->notify->tiny[c], 0, memory_order_acquire)))
     s = t->owned_head[c];
 #ifdef HK_FULL_SCAN /* check: the cursor changes no decision */
   s = t->owned_head[c];
@@ -192,8 +193,15 @@ static uint32_t refill(hk_thread_t *t, uint32_t c) {
 }
 
 HK_NOINLINE void *hk_tiny_malloc_slow(hk_thread_t *t, uint32_t c) {
+#ifdef HAKMEM_VARIANT_REFILL_FALLBACK /* seeded bug: on refill failure, the next allocator */
+  if (!refill(t, c)) return g_hk.next_realloc ? g_hk.next_realloc(NULL, g_hk.cfg.tiny_class_size[c]) : NULL;
+#else
   if (!refill(t, c)) return NULL;
+#endif
   hk_block_t *b = t->tls_head[c];
+#ifdef HAKMEM_VARIANT_DOUBLE_REFILL /* seeded bug: the refilled block stays on the list too */
+  if (t->tls_count[c] >= 2) return b;
+#endif
   t->tls_head[c] = b->next;
   t->tls_count[c]--;
   return b;
@@ -202,6 +210,9 @@ HK_NOINLINE void *hk_tiny_malloc_slow(hk_thread_t *t, uint32_t c) {
 /* spill(t, c, n): pop n blocks (or all) from the top of the TLS list back to their slabs'
  * freelists, then the EMPTY checks in order of first touch. */
 HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
+#ifdef HAKMEM_VARIANT_TLS_LEAK /* seeded bug (docs/fuzzing.md): a full TLS list never spills */
+  if (!t->in_flush) return;
+#endif
   hk_slab_t *touched = NULL, *touched_tail = NULL;
   uint32_t k = 0;
   if (n > t->tls_count[c]) n = t->tls_count[c];
@@ -234,6 +245,10 @@ HK_NOINLINE void hk_spill(hk_thread_t *t, uint32_t c, uint32_t n) {
     hk_slab_t *next = s->touch_next;
     s->touched = 0;
     s->touch_next = NULL;
+#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: EMPTY is never detected */
+    s = next;
+    continue;
+#endif
     if (s->used == 0) hk_release_slab(t, s);
     s = next;
   }
@@ -252,8 +267,13 @@ void hk_thread_exit_flush(hk_thread_t *t) {
     for (hk_slab_t *s = t->owned_head[c]; s;) {
       hk_slab_t *next = s->onext;
       if (atomic_load_explicit(&s->remote, memory_order_acquire)) hk_drain(s, tid);
-      if (s->used == 0) hk_release_slab(t, s);
-      else {
+#ifdef HAKMEM_VARIANT_NO_EMPTY /* seeded bug: an empty slab is orphaned, not released */
+      if (0) {
+#else
+      if (s->used == 0) {
+#endif
+        hk_release_slab(t, s);
+      } else {
         hk_owned_remove(t, s);
         hk_orphan_slab(s);
       }
@@ -272,6 +292,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
       s = next;
     }
   }
+  hk_pvec_release(t);
   trace_ev0(HKT_THREAD_EXIT, tid, 0, 0);
   pthread_mutex_lock(&g_registry_lock); /* fold the counters in while still registered */
   HK_COUNT(refills, t->n_refills);
@@ -283,6 +304,7 @@ void hk_thread_exit_flush(hk_thread_t *t) {
   registry_remove(t);
   t->exited_once = 1;
   t->active = 0;
+  t->fast = 0;
   t->in_flush = 0;
 }
 

@@ -22,6 +22,8 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -34,6 +36,10 @@
 #include <unistd.h>
 
 #include "hakmem.h"
+#include "hakmem_trace_merge.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 int g_trace_enabled;
 int g_trace_exact;
@@ -86,6 +92,46 @@ static _Atomic int g_exec_pause;
 static __thread int t_exec_sealer;
 static pid_t g_rec_pid; /* the process the open file belongs to (not a vfork child) */
 #define HKT_EXEC_WAIT_NS 60000000000ull /* a paused writer gives up (drops) after 60 s */
+
+/* Chunk mode (fast mode once a second thread exists; docs/trace-format.md,
+ * "Version 2"). Each thread takes 64 slots at a time from g_chunk_next (one
+ * atomic per chunk instead of one per event) and writes only its own cache
+ * lines; each event carries a 16-bit clock delta so a reader, or the merge at
+ * close, can put the threads' events back into one order. Chunks start at
+ * g_chunk_base; slots below it are the ordered prefix written before the
+ * switch. The writer state is per thread index (an index is only ever used by
+ * its own thread: tls.c) so the fast path needs no TLS lookup. */
+#define HKT_THREADS_MAX 65536u
+typedef struct hkt_writer {
+  uint8_t *ptr;          /* next free slot of the current chunk */
+  uint8_t *hdr;          /* the chunk's header slot (to link the next chunk from) */
+  uint64_t base;         /* clock base of the events being written */
+  uint64_t hdr_b;        /* the header's b (its clock base) */
+  uint32_t left;         /* free slots left in the chunk */
+  uint32_t gen;          /* g_chunk_gen the chunk belongs to (stale: claim a new one) */
+  _Atomic uint32_t busy; /* 1 while an event is being written (seal waits for 0) */
+} __attribute__((aligned(64))) hkt_writer_t;
+static hkt_writer_t g_writers[HKT_THREADS_MAX];
+static _Atomic uint32_t g_writers_hi; /* 1 + the highest thread index that took a chunk */
+static _Atomic int g_chunked;         /* chunk mode is on */
+static uint64_t g_chunk_base;         /* P: slot of chunk 0 */
+static uint64_t g_ordered = HKT_ORDERED_ALL; /* the header's ordered_slots (fast mode) */
+static _Atomic uint32_t g_chunk_gen = 1;
+static struct {
+  _Atomic uint64_t v;
+  char pad[56];
+} g_chunk_counter __attribute__((aligned(64)));
+#define g_chunk_next (g_chunk_counter.v) /* next chunk number; +HKT_CLOSED once sealed */
+static int g_membarrier_ok;
+/* HAKMEM_TRACE_CHUNKS=0: fast mode keeps the version-1 shared counter with
+ * threads too (for comparisons: docs/benchmarks.md) */
+static int g_chunks_off;
+static int g_merge_failed; /* the last seal left the file version 2 */
+/* the merge at close: cursors and heap for up to HKT_THREADS_MAX threads */
+static hkt_merge_t g_merge;
+static hkt_mcur_t g_merge_cur[HKT_THREADS_MAX];
+static uint32_t g_merge_heap[HKT_THREADS_MAX];
+static uint8_t g_merge_buf[1 << 20];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -256,7 +302,8 @@ static void build_header(uint64_t pid, uint64_t ppid, uint32_t flags) {
   uint8_t *h = g_header;
   memset(h, 0, HKT_HEADER_BYTES);
   memcpy(h + 0, HKT_MAGIC, 8);
-  put_u32(h + 8, HKT_VERSION);
+  int fast = !(flags & HKT_FLAG_EXACT) && !g_chunks_off;
+  put_u32(h + 8, fast ? HKT_VERSION_CHUNKED : HKT_VERSION);
   put_u32(h + 12, HKT_HEADER_BYTES);
   put_u32(h + 16, HKT_SLOT_BYTES);
   put_u32(h + 20, flags);
@@ -271,6 +318,7 @@ static void build_header(uint64_t pid, uint64_t ppid, uint32_t flags) {
   read_comm((char *)h + 80);
   put_u64(h + 144, g_heap_base);
   put_u64(h + 152, g_heap_bytes);
+  if (fast) put_u64(h + HKT_ORDERED_OFFSET, g_ordered);
   for (unsigned i = 0; i < n; i++) {
     uint8_t *e = h + HKT_CONFIG_OFFSET + i * HKT_CONFIG_ENTRY_BYTES;
     memcpy(e, entries[i].name, 32);
@@ -355,13 +403,14 @@ static inline void slot_store(uint8_t *p, uint8_t op, uint16_t c, uint32_t a, ui
  * seal (and this is not the sealing thread), wait for the exec's outcome: a
  * successful exec ends this thread with the image; a failed one reopens the
  * file and the event takes a fresh slot. Returns the slot, or HKT_CLOSED. */
-__attribute__((noinline, cold)) static uint64_t exec_paused_retry(unsigned n) {
+__attribute__((noinline, cold)) static uint64_t exec_paused_retry(_Atomic uint64_t *counter,
+                                                                 unsigned n) {
   if (t_exec_sealer) return HKT_CLOSED;
   uint64_t deadline = 0;
   for (;;) {
     if (!atomic_load_explicit(&g_exec_pause, memory_order_acquire)) {
       if (!__atomic_load_n(&g_trace_enabled, __ATOMIC_ACQUIRE)) return HKT_CLOSED;
-      uint64_t s = atomic_fetch_add_explicit(&g_slot_next, n, memory_order_relaxed);
+      uint64_t s = atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
       if (s < HKT_CLOSED || !atomic_load_explicit(&g_exec_pause, memory_order_acquire)) return s;
       continue; /* sealed again by another exec: wait again */
     }
@@ -371,6 +420,106 @@ __attribute__((noinline, cold)) static uint64_t exec_paused_retry(unsigned n) {
   }
 }
 
+/* The chunk-mode clock: the TSC (rdtsc, ~7 ns; rdtscp measured ~2x dearer
+ * here, most of an event's cost). Ordering against other threads: a thread's
+ * stores become visible only after its earlier rdtsc has executed, so the
+ * thread that publishes a pointer (malloc, then a store) always has the
+ * earlier clock. The thread that receives it may execute rdtsc before the
+ * load that received it has completed, so a FREE (the event that follows
+ * such a load closely) fences first (lfence: every earlier load done); see
+ * docs/trace-format.md, "Version 2". Elsewhere CLOCK_MONOTONIC (vDSO). */
+#ifndef HKT_CLOCK_FENCE
+#define HKT_CLOCK_FENCE 1 /* 0: never, 1: FREE events, 2: every event (measurements) */
+#endif
+static inline uint64_t hkt_clock(uint8_t op) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (HKT_CLOCK_FENCE == 2 || (HKT_CLOCK_FENCE == 1 && op == HKT_FREE)) _mm_lfence();
+  return __rdtsc();
+#else
+  (void)op;
+  return mono_ns();
+#endif
+}
+
+static void writers_hi_raise(uint32_t n) {
+  uint32_t cur = atomic_load_explicit(&g_writers_hi, memory_order_relaxed);
+  while (cur < n &&
+         !atomic_compare_exchange_weak_explicit(&g_writers_hi, &cur, n, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
+}
+
+/* Slow path of chunk_event: the chunk is stale, full, or the clock moved more
+ * than 16 bits from its base. Returns 1 with room for `need` slots and
+ * t - w->base < 2^16, 0 to drop the event (closed, or out of space). */
+__attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, uint64_t t,
+                                                unsigned need) {
+  uint32_t gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
+  if (w->gen == gen && w->left >= need + 1) {
+    /* only the clock: re-base it inside the chunk */
+    slot_store(w->ptr, HKT_OP_CLOCK, 0, 0, t);
+    w->ptr += HKT_SLOT_BYTES;
+    w->left--;
+    w->base = t;
+    return 1;
+  }
+  uint64_t k = atomic_fetch_add_explicit(&g_chunk_next, 1, memory_order_relaxed);
+  if (__builtin_expect(k >= HKT_CLOSED, 0)) {
+    /* sealed: an exec's outcome is awaited without counting as busy (the
+     * seal waits for busy writers) */
+    atomic_store_explicit(&w->busy, 0, memory_order_release);
+    k = exec_paused_retry(&g_chunk_next, 1);
+    atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (k >= HKT_CLOSED) return 0;
+    t = hkt_clock(0);
+  }
+  gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
+  if (w->gen != gen) {
+    w->hdr = 0; /* a new epoch (first chunk, or after a seal): nothing to link from */
+    w->gen = gen;
+  }
+  w->left = 0;
+  if (k >= 0xFFFFFFFFull) return 0;
+  uint8_t *p = slot_ptr(g_chunk_base + k * HKT_CHUNK_SLOTS);
+  if (!p) return 0;
+  slot_store(p, HKT_OP_CHUNK, tid, 0, t);
+  /* link after the header is written, events after the link: a crash leaves
+   * either an unlinked empty chunk or a complete link */
+  if (w->hdr) slot_store(w->hdr, HKT_OP_CHUNK, tid, (uint32_t)k, w->hdr_b);
+  else writers_hi_raise((uint32_t)tid + 1);
+  w->hdr = p;
+  w->hdr_b = t;
+  w->base = t;
+  w->ptr = p + HKT_SLOT_BYTES;
+  w->left = HKT_CHUNK_SLOTS - 1;
+  return 1;
+}
+
+static inline void chunk_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
+                               const uint32_t *ext_a, const uint64_t *ext_b) {
+  hkt_writer_t *w = &g_writers[tid];
+  atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst); /* the seal's membarrier orders it for the CPU */
+  uint64_t t = hkt_clock(op);
+  unsigned need = 1 + n_ext;
+  if (__builtin_expect(w->gen != atomic_load_explicit(&g_chunk_gen, memory_order_relaxed) ||
+                           w->left < need || t - w->base > 0xFFFFu,
+                       0)) {
+    if (!chunk_slow(w, tid, t, need)) goto out;
+  }
+  uint8_t *p = w->ptr;
+  for (unsigned i = 0; i < n_ext; i++)
+    slot_store(p + (i + 1) * HKT_SLOT_BYTES, HKT_OP_EXT, 0, ext_a ? ext_a[i] : 0,
+               ext_b ? ext_b[i] : 0);
+  slot_store(p, (uint8_t)((op & HKT_OP_MASK) | (n_ext << HKT_EXT_SHIFT)), (uint16_t)(t - w->base),
+             a, b);
+  w->ptr = p + need * HKT_SLOT_BYTES;
+  w->left -= need;
+out:
+  atomic_store_explicit(&w->busy, 0, memory_order_release);
+}
+
 void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
                  const uint32_t *ext_a, const uint64_t *ext_b) {
   if (n_ext > 3) n_ext = 3;
@@ -378,11 +527,14 @@ void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ex
   if (__builtin_expect(g_trace_single, 1)) {
     s = atomic_load_explicit(&g_slot_next, memory_order_relaxed);
     atomic_store_explicit(&g_slot_next, s + 1 + n_ext, memory_order_relaxed);
+  } else if (atomic_load_explicit(&g_chunked, memory_order_acquire)) {
+    chunk_event(op, tid, a, b, n_ext, ext_a, ext_b);
+    return;
   } else {
     s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
   }
   if (__builtin_expect(s >= HKT_CLOSED, 0)) {
-    s = exec_paused_retry(1 + n_ext);
+    s = exec_paused_retry(&g_slot_next, 1 + n_ext);
     if (s >= HKT_CLOSED) return; /* closed meanwhile: drop */
   }
   if (n_ext) {
@@ -419,9 +571,35 @@ static unsigned proc_thread_count(void) {
   return 0;
 }
 
+/* Switch a fast-mode recording to chunks (before a second thread exists, or
+ * at a thread's first call if it was created some other way). The ordered
+ * prefix ends 4 slots past the counter: a thread still in single mode can
+ * finish at most one event (<= 4 slots) there. */
+static void chunks_begin(void) {
+  pthread_mutex_lock(&g_window_lock);
+  uint64_t s = atomic_load(&g_slot_next);
+  if (!g_chunks_off && !atomic_load(&g_chunked) && s < HKT_CLOSED && (g_fd >= 0 || g_lazy_open)) {
+    g_ordered = s + 4;
+    g_chunk_base = hkt_chunk_base(g_ordered);
+    atomic_store(&g_chunk_next, 0);
+    atomic_fetch_add(&g_chunk_gen, 1);
+    if (g_fd >= 0) {
+      put_u64(g_header + HKT_ORDERED_OFFSET, g_ordered);
+      put_u32(g_header + 76, header_crc(g_header));
+      write_header();
+    }
+    atomic_store_explicit(&g_chunked, 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&g_window_lock);
+}
+
 void trace_threads_begin(void) {
-  if (__atomic_load_n(&g_trace_single, __ATOMIC_RELAXED))
+  if (__atomic_load_n(&g_trace_single, __ATOMIC_RELAXED)) {
+    if (__atomic_load_n(&g_trace_enabled, __ATOMIC_ACQUIRE) && !g_trace_exact &&
+        !(g_mode_flags & HKT_FLAG_EXACT))
+      chunks_begin();
     __atomic_store_n(&g_trace_single, 0, __ATOMIC_SEQ_CST);
+  }
 }
 
 /* Open a file for this process (pid/ppid/flags given), write its header and
@@ -446,6 +624,12 @@ static int open_file(uint32_t flags) {
 static void reset_slots(void) {
   atomic_store(&g_slot_next, 0);
   atomic_store(&g_ext_slots, 0);
+  atomic_store(&g_chunked, 0);
+  atomic_store(&g_chunk_next, 0);
+  atomic_fetch_add(&g_chunk_gen, 1);
+  atomic_store(&g_writers_hi, 0);
+  g_ordered = HKT_ORDERED_ALL;
+  g_chunk_base = 0;
   for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) atomic_store(&g_windows[w], 0);
 }
 
@@ -478,13 +662,18 @@ void trace_init(const hakmem_config_t *cfg, uint64_t heap_base, uint64_t heap_by
     write_err("unknown HAKMEM_TRACE_MODE (fast|exact), using fast: ", mode, 0);
   const char *internal = getenv("HAKMEM_TRACE_INTERNAL");
   int intern = internal && internal[0] == '1';
+  const char *chunks = getenv("HAKMEM_TRACE_CHUNKS");
+  g_chunks_off = chunks && chunks[0] == '0';
   g_heap_base = heap_base;
   g_heap_bytes = heap_bytes;
   g_mode_flags = (exact ? HKT_FLAG_EXACT : 0) | (intern ? HKT_FLAG_INTERNAL : 0);
   if (open_recording(g_mode_flags) != 0) return;
+  g_membarrier_ok =
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 #ifndef HAKMEM_PREFIX /* the wrappers that end single-thread mode exist only in the .so */
   g_trace_single = proc_thread_count() == 1;
 #endif
+  if (!g_trace_single && !exact) chunks_begin();
   g_trace_exact = exact;
   g_trace_internal = intern;
   atomic_store(&g_closing, 0);
@@ -513,7 +702,201 @@ static int wait_tail_complete(uint64_t from, uint64_t to) {
  * still holds a window pointer then writes into nothing instead of faulting
  * on a page past EOF) and truncate. Returns the slots kept in the file. The
  * descriptor stays open. */
+/* Stop the chunk writers: later claims see HKT_CLOSED; the generation bump
+ * makes every writer claim again before its next event; the membarrier makes
+ * each thread's busy flag and the new generation visible to each other (an
+ * asymmetric fence: the writers pay nothing for it); then wait (bounded) for
+ * the events in flight. Returns 1 if none is left. */
+static int chunks_stop(uint64_t *n_chunks) {
+  uint64_t k = atomic_fetch_add(&g_chunk_next, HKT_CLOSED);
+  *n_chunks = k >= HKT_CLOSED ? k - HKT_CLOSED : k;
+  atomic_fetch_add(&g_chunk_gen, 1);
+  if (!g_membarrier_ok ||
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    struct timespec ms = {0, 1000000}; /* no membarrier: a store buffer drains well within */
+    nanosleep(&ms, 0);
+  }
+  uint64_t deadline = mono_ns() + HKT_CLOSE_WAIT_NS;
+  uint32_t hi = atomic_load(&g_writers_hi);
+  for (uint32_t i = 0; i < hi; i++) {
+    while (atomic_load_explicit(&g_writers[i].busy, memory_order_acquire)) {
+      if (mono_ns() > deadline) return 0;
+      sched_yield();
+    }
+  }
+  return 1;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off) {
+  while (n) {
+    ssize_t w = pwrite(fd, p, n, (off_t)off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return 0;
+}
+
+/* Buffered output of the merge: slots appended to fd after the header. */
+typedef struct {
+  int fd;
+  size_t used;
+  uint64_t slots, events;
+  int failed;
+} merge_out_t;
+
+static inline __attribute__((always_inline)) void out_slot(merge_out_t *o, const uint8_t *p,
+                                                           uint16_t c, int rewrite_c) {
+  if (__builtin_expect(o->used == sizeof g_merge_buf, 0)) {
+    uint64_t off = HKT_HEADER_BYTES + (o->slots - o->used / HKT_SLOT_BYTES) * HKT_SLOT_BYTES;
+    if (write_all(o->fd, g_merge_buf, o->used, off)) o->failed = 1;
+    o->used = 0;
+  }
+  uint8_t *d = g_merge_buf + o->used;
+  memcpy(d, p, HKT_SLOT_BYTES);
+  if (rewrite_c) {
+    uint32_t a;
+    uint64_t b;
+    memcpy(&a, p + 4, 4);
+    memcpy(&b, p + 8, 8);
+    memcpy(d + 2, &c, 2);
+    d[1] = hkt_check(p[0], c, a, b);
+  }
+  o->used += HKT_SLOT_BYTES;
+  o->slots++;
+}
+
+/* The merge at close (under g_window_lock, writers stopped): write the
+ * ordered prefix and then the chunks' events in merged order to PATH.merge as
+ * a version-1 trace, and rename it over PATH. Returns the slots written, or
+ * UINT64_MAX if the merge failed (the version-2 file is left as it is). */
+static uint64_t merge_to_v1(uint64_t n_chunks, int complete) {
+  uint64_t file_slots = g_file_bytes > HKT_HEADER_BYTES ? (g_file_bytes - HKT_HEADER_BYTES) / HKT_SLOT_BYTES : 0;
+  uint64_t n_slots = g_chunk_base + n_chunks * HKT_CHUNK_SLOTS;
+  if (n_slots > file_slots) n_slots = file_slots;
+  char tmp[HKT_PATH_MAX];
+  size_t pos = 0;
+  if (append_str(tmp, &pos, sizeof tmp, g_path) || append_str(tmp, &pos, sizeof tmp, ".merge"))
+    return UINT64_MAX;
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    write_err("cannot create ", tmp, errno);
+    return UINT64_MAX;
+  }
+  const uint8_t *map = 0;
+  if (g_file_bytes) {
+    void *m = mmap(0, g_file_bytes, PROT_READ, MAP_SHARED, g_fd, 0);
+    if (m != MAP_FAILED) map = (const uint8_t *)m;
+  }
+  merge_out_t o = {fd, 0, 0, 0, 0};
+  int ok = map != 0;
+  if (ok) {
+    const uint8_t *body = map + HKT_HEADER_BYTES;
+    uint64_t prefix = g_chunk_base < n_slots ? g_chunk_base : n_slots;
+    for (uint64_t s = 0; s < prefix; s++) {
+      const uint8_t *p = body + s * HKT_SLOT_BYTES;
+      if (p[0] == 0) { /* a hole (or the gap before the chunks): its extensions go too */
+        while (s + 1 < prefix && body[(s + 1) * HKT_SLOT_BYTES] == HKT_OP_EXT) s++;
+        continue;
+      }
+      if (p[0] != HKT_OP_EXT) o.events++;
+      out_slot(&o, p, 0, 0);
+    }
+    hkt_merge_t *m = &g_merge;
+    m->body = body;
+    m->n_slots = n_slots;
+    m->chunk_base = g_chunk_base;
+    m->cur = g_merge_cur;
+    m->heap = g_merge_heap;
+    m->cap = HKT_THREADS_MAX;
+    m->trusted = 1; /* our own slots, just written: the check bytes are right */
+    uint64_t slot;
+    uint16_t tid;
+    int r = hkt_merge_begin(m);
+    while (r == 0 && (r = hkt_merge_next(m, &slot, &tid)) > 0) {
+      const uint8_t *p = body + slot * HKT_SLOT_BYTES;
+      unsigned n = p[0] >> HKT_EXT_SHIFT;
+      out_slot(&o, p, tid, 1);
+      for (unsigned i = 1; i <= n; i++) out_slot(&o, p + i * HKT_SLOT_BYTES, 0, 0);
+      o.events++;
+      r = 0;
+    }
+    if (r < 0) {
+      write_err("cannot merge the chunks of ", g_path, 0);
+      ok = 0;
+    }
+    if (m->holes) complete = 0;
+  }
+  if (ok && o.used) {
+    uint64_t off = HKT_HEADER_BYTES + (o.slots - o.used / HKT_SLOT_BYTES) * HKT_SLOT_BYTES;
+    if (write_all(fd, g_merge_buf, o.used, off)) o.failed = 1;
+  }
+  if (map) munmap((void *)map, g_file_bytes);
+  if (ok && !o.failed) {
+    uint8_t *h = g_header;
+    uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
+    if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
+    put_u32(h + 8, HKT_VERSION);
+    put_u64(h + HKT_ORDERED_OFFSET, 0);
+    put_u32(h + 20, flags);
+    put_u64(h + 48, now_ns());
+    put_u64(h + 56, o.slots);
+    put_u64(h + 64, o.events);
+    put_u32(h + 76, header_crc(h));
+    if (write_all(fd, h, HKT_HEADER_BYTES, 0) == 0 &&
+        ftruncate(fd, (off_t)(HKT_HEADER_BYTES + o.slots * HKT_SLOT_BYTES)) == 0 &&
+        syscall(SYS_renameat, AT_FDCWD, tmp, AT_FDCWD, g_path) == 0) {
+      close(g_fd);
+      g_fd = fd;
+      g_file_bytes = HKT_HEADER_BYTES + o.slots * HKT_SLOT_BYTES;
+      return o.slots;
+    }
+    /* the header of the version-2 file was never touched: restore ours */
+    put_u32(h + 8, HKT_VERSION_CHUNKED);
+    put_u64(h + HKT_ORDERED_OFFSET, g_ordered);
+    put_u32(h + 76, header_crc(h));
+    write_err("cannot write ", tmp, errno);
+  }
+  close(fd);
+  unlink(tmp);
+  return UINT64_MAX;
+}
+
+/* seal() in chunk mode: stop the writers, merge into version 1 (a file of
+ * its own, renamed over the version-2 one, which stays whole until then), and
+ * swap the windows for anonymous memory. If the merge fails, the file stays
+ * version 2, COMPLETE clear: readers recover it as after a crash. */
+static uint64_t seal_chunked(void) {
+  atomic_fetch_add(&g_slot_next, HKT_CLOSED); /* a single-mode straggler drops its event */
+  uint64_t n_chunks;
+  int complete = chunks_stop(&n_chunks);
+  pthread_mutex_lock(&g_window_lock);
+  uint64_t written = 0;
+  if (g_fd >= 0) {
+    written = merge_to_v1(n_chunks, complete);
+    g_merge_failed = written == UINT64_MAX;
+    for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
+      uint8_t *p = atomic_load(&g_windows[w]);
+      if (p)
+        mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    }
+    if (written == UINT64_MAX) { /* left as version 2: footer fields only */
+      uint8_t *h = g_header;
+      put_u64(h + 48, now_ns());
+      put_u32(h + 76, header_crc(h));
+      write_header();
+      written = g_chunk_base + n_chunks * HKT_CHUNK_SLOTS;
+    }
+  }
+  pthread_mutex_unlock(&g_window_lock);
+  return written;
+}
+
 static uint64_t seal(void) {
+  if (atomic_load(&g_chunked)) return seal_chunked();
   uint64_t slot_count = atomic_fetch_add(&g_slot_next, HKT_CLOSED);
   if (slot_count >= HKT_CLOSED) slot_count -= HKT_CLOSED; /* cannot happen: sealing is once */
   uint64_t tail = slot_count > HKT_CLOSE_TAIL_SLOTS ? slot_count - HKT_CLOSE_TAIL_SLOTS : 0;
@@ -526,6 +909,9 @@ static uint64_t seal(void) {
     uint8_t *h = g_header;
     uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
     if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
+    /* a fast-mode file that never went to chunks is in order: version 1 */
+    put_u32(h + 8, HKT_VERSION);
+    put_u64(h + HKT_ORDERED_OFFSET, 0);
     put_u32(h + 20, flags);
     put_u64(h + 48, now_ns());
     put_u64(h + 56, written);
@@ -587,6 +973,16 @@ int trace_exec_begin(uint16_t tid) {
 
 void trace_exec_end(uint16_t tid, int err, int sealed) {
   if (!sealed) return;
+  if (g_merge_failed) {
+    /* The file was left version 2 (its merge failed): its chunk area cannot
+     * become an ordered prefix. Recording stops here; the file reads as a
+     * recovered trace up to the exec. */
+    write_err("recording stopped after a failed exec: ", g_path, 0);
+    __atomic_store_n(&g_trace_enabled, 0, __ATOMIC_RELEASE);
+    t_exec_sealer = 0;
+    atomic_store_explicit(&g_exec_pause, 0, memory_order_release);
+    return;
+  }
   /* The exec failed: reopen the same file where it was sealed. */
   pthread_mutex_lock(&g_window_lock);
   for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
@@ -596,10 +992,22 @@ void trace_exec_end(uint16_t tid, int err, int sealed) {
   }
   uint8_t *h = g_header;
   put_u32(h + 20, (uint32_t)h[20] & ~HKT_FLAG_COMPLETE);
+  int chunked = atomic_load(&g_chunked);
+  if (!(g_mode_flags & HKT_FLAG_EXACT) && !g_chunks_off) {
+    /* fast mode again: the sealed slots are the ordered prefix */
+    g_ordered = chunked ? g_sealed_slots : HKT_ORDERED_ALL;
+    put_u32(h + 8, HKT_VERSION_CHUNKED);
+    put_u64(h + HKT_ORDERED_OFFSET, g_ordered);
+  }
   put_u32(h + 76, header_crc(h));
   write_header();
+  if (chunked) {
+    g_chunk_base = hkt_chunk_base(g_sealed_slots);
+    atomic_fetch_add(&g_chunk_gen, 1);
+  }
   pthread_mutex_unlock(&g_window_lock);
   atomic_store(&g_closing, 0);
+  if (chunked) atomic_store(&g_chunk_next, 0);
   atomic_store(&g_slot_next, g_sealed_slots);
   t_exec_sealer = 0;
   atomic_store_explicit(&g_exec_pause, 0, memory_order_release);

@@ -289,7 +289,7 @@ static int scenario_config(void) {
     if (!strcmp(e[i].name, "tiny_class_size_3") && e[i].value == 256) found++;
     if (!strcmp(e[i].name, "pool_class_size_0")) found++;
   }
-  CHECK(found == 3 && n == 17 + 4 + c->pool_class_count, "config entries (%u)", n);
+  CHECK(found == 3 && n == 19 + 4 + c->pool_class_count, "config entries (%u)", n);
   void *p = HK(malloc)(200);
   CHECK(HK(malloc_usable_size)(p) == 256, "the overridden classes are used");
   void *q = HK(malloc)(300); /* above tiny_max: pool */

@@ -203,7 +203,7 @@ static void expect_malformed(const char *trace, const char *what, long off, cons
 
 static void test_malformed(const char *trace) {
   uint8_t z = 0x00, ff = 0xFF, ext = 0x3F;
-  uint8_t v2[4] = {2, 0, 0, 0};
+  uint8_t v2[4] = {3, 0, 0, 0}; /* versions 1 and 2 are known */
   expect_malformed(trace, "bad magic", 0, (const uint8_t *)"HKMTRACX", 8, -1, "magic");
   expect_malformed(trace, "version", 8, v2, 4, -1, "version");
   expect_malformed(trace, "crc", 300, &ff, 1, -1, "CRC");

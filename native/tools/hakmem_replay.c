@@ -33,6 +33,9 @@
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,6 +232,9 @@ static void usage(int code) {
       "  --quiet             no per-event lines (digests and the summary only)\n"
       "  --free-run          run the threads concurrently (causality only) and print events/s\n"
       "  --print-config      print the configuration in force as `name value` lines, then exit\n"
+      "  --serve             read `TRACE<TAB>OUT` lines from stdin; replay each in a forked child\n"
+      "                      (output to OUT, stderr to OUT.err), answer one line per case\n"
+      "  --timeout-ms N      --serve: a case running longer is killed and answered as a hang (5000)\n"
       "  --help              this text\n"
       "\n"
       "Exit codes: 0 replayed, every placement as recorded; 1 some placement differed;\n"
@@ -516,6 +522,37 @@ static void record_result(uint64_t rec, void *q) {
   if (rec && q) map_put(&g_ptrs, rec, (uint64_t)(uintptr_t)q);
 }
 
+/* The replay's own check that the allocator never hands out a block that is still live
+ * (docs/invariants.md I1, natively): replay pointer -> number of the event that returned it,
+ * plus one, while the block is live. A broken allocator (a seeded-bug build, docs/fuzzing.md)
+ * is caught here at the event it goes wrong, and with HAKMEM_ABORT_ON_ERROR=1 the replay aborts
+ * there, so the failure reproduces under gdb at the same event every time. Ordered mode only. */
+static u64map_t g_live;
+static uint64_t g_live_again;
+static int g_abort_on_error;
+
+static void returned_block(const hkt_event_t *ev, const char *name, void *q) {
+  if (!q) return;
+  uint64_t k = (uint64_t)(uintptr_t)q, at;
+  if (map_get(&g_live, k, &at)) {
+    g_live_again++;
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "hakmem-replay: event %llu (thread %u, %s): the allocator returned %p, "
+                     "which is still live (returned at event %llu)\n",
+                     (unsigned long long)ev->number, (unsigned)ev->thread, name, q,
+                     (unsigned long long)(at - 1));
+    ssize_t w = write(2, line, n > 0 && n < (int)sizeof line ? (size_t)n : sizeof line - 1);
+    (void)w;
+    if (g_abort_on_error) abort();
+  }
+  map_put(&g_live, k, ev->number + 1);
+}
+
+static void released_block(uint64_t q) {
+  if (q) map_del(&g_live, q);
+}
+
 /* Replay pointer for recorded p: 1 live, 2 freed (mapping kept for a double
  * free), 0 unknown. */
 static int lookup_ptr(uint64_t p, void **q) {
@@ -566,6 +603,7 @@ static void exec_free(const hkt_event_t *ev) {
     } else {
       replay = "done";
     }
+    if (ev->a == HKT_VERDICT_OK) released_block((uint64_t)(uintptr_t)q);
     bypass(0);
     free(q);
     bypass(1);
@@ -595,6 +633,7 @@ static void exec_realloc(const hkt_event_t *ev) {
   uint64_t old = ev->ext_b[0], size = ev_size(ev, 1);
   void *q_old = 0, *q;
   int known = lookup_ptr(old, &q_old);
+  const uint64_t old_key = (uint64_t)(uintptr_t)q_old; /* the key, taken before realloc frees q_old */
   /* known == 2: handed out earlier and freed since (a realloc of a freed block): replayed on the
    * replay's copy, so the allocator meets the same misuse, as a double free is. */
   if (old && known == 0) {
@@ -619,9 +658,13 @@ static void exec_realloc(const hkt_event_t *ev) {
   }
   g_executed++;
   if (q || (old && size == 0)) {
-    if (known == 1) mark_freed(old);
+    if (known == 1) {
+      mark_freed(old);
+      released_block(old_key);
+    }
   }
   record_result(ev->b, q);
+  returned_block(ev, "realloc", q);
   if (size == 0 && old && !q) {
     if (!g_quiet) {
       out_s("A\t"); out_u(ev->number); out_tab(); out_u(ev->thread);
@@ -696,6 +739,7 @@ static void exec_event(const hkt_event_t *ev) {
       bypass(1);
       g_executed++;
       record_result(ev->b, q);
+      returned_block(ev, "malloc", q);
       out_alloc_line(ev, "malloc", n, q, ev->b);
       break;
     }
@@ -711,6 +755,7 @@ static void exec_event(const hkt_event_t *ev) {
       bypass(1);
       g_executed++;
       record_result(ev->b, q);
+      returned_block(ev, "calloc", q);
       out_alloc_line(ev, "calloc", n, q, ev->b);
       break;
     }
@@ -735,6 +780,7 @@ static void exec_event(const hkt_event_t *ev) {
       bypass(1);
       g_executed++;
       record_result(ev->b, q);
+      returned_block(ev, hkt_op_name(ev->op), q);
       out_alloc_line(ev, hkt_op_name(ev->op), n, q, ev->b);
       break;
     }
@@ -1011,11 +1057,116 @@ static int run_free_run(uint32_t n_threads) {
 
 /* ------------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------ --serve */
+
+/* One persistent process for many cases (hakmem-sim fuzz --native): each stdin line
+ * `TRACE<TAB>OUT` is replayed by a forked child, so a crash or a hang of the allocator is an
+ * answer, not the end of the server, and every case starts from the same untouched heap (this
+ * process never allocates from it: the bypass is on). Answers, one line per case
+ * (docs/replay-output.md): `N<TAB>code` the child exited with code (0 agree, 1 some placement
+ * or verdict differed, 2 rejected); `X<TAB>signal` it died of a signal; `H<TAB>ms` it ran past
+ * the timeout and was killed; `E<TAB>message` the line could not be served. Returns only in a
+ * child, with *trace and *out set; the server itself exits 0 at end of input. */
+static unsigned long long g_timeout_ms = 5000;
+
+static void serve_answer(const char *kind, const char *detail) {
+  char line[512];
+  int n = snprintf(line, sizeof line, "%s\t%s\n", kind, detail);
+  if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+  if (write(1, line, (size_t)n) != n) _exit(3); /* the client is gone */
+}
+
+/* wait for pid at most timeout_ms: 1 exited (*status set), 0 timed out */
+static int serve_wait(pid_t pid, int *status, unsigned long long timeout_ms) {
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  uint64_t deadline = mono_ns() + timeout_ms * 1000000ull;
+  for (;;) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid) {
+      if (pfd >= 0) close(pfd);
+      return 1;
+    }
+    uint64_t now = mono_ns();
+    if (now >= deadline) break;
+    if (pfd >= 0) {
+      struct pollfd p = {.fd = pfd, .events = POLLIN};
+      (void)poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1);
+    } else {
+      struct timespec ts = {0, 200000}; /* no pidfd (Linux < 5.3): poll every 0.2 ms */
+      nanosleep(&ts, 0);
+    }
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, status, 0);
+  if (pfd >= 0) close(pfd);
+  return 0;
+}
+
+static void serve_loop(const char **trace, const char **out) {
+  static char buf[2 * PATH_MAX + 4];
+  static char err_path[PATH_MAX + 8];
+  size_t len = 0;
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    char *nl = memchr(buf, '\n', len);
+    if (!nl) {
+      if (len == sizeof buf) { /* a line too long: drop it */
+        serve_answer("E", "line too long");
+        len = 0;
+        continue;
+      }
+      ssize_t r = read(0, buf + len, sizeof buf - len);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) _exit(0); /* end of input */
+      len += (size_t)r;
+      continue;
+    }
+    *nl = 0;
+    char *tab = strchr(buf, '\t');
+    if (!tab || tab == buf || !tab[1]) serve_answer("E", "expected TRACE<TAB>OUT");
+    else {
+      *tab = 0;
+      pid_t pid = fork();
+      if (pid == 0) {
+        snprintf(err_path, sizeof err_path, "%s.err", tab + 1);
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+          dup2(fd, 2);
+          close(fd);
+        }
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull >= 0) dup2(devnull, 0);
+        *trace = buf;
+        *out = tab + 1;
+        return;
+      }
+      if (pid < 0) serve_answer("E", strerror(errno));
+      else {
+        int status = 0;
+        char d[32];
+        if (!serve_wait(pid, &status, g_timeout_ms)) {
+          snprintf(d, sizeof d, "%llu", g_timeout_ms);
+          serve_answer("H", d);
+        } else if (WIFSIGNALED(status)) {
+          snprintf(d, sizeof d, "%d", WTERMSIG(status));
+          serve_answer("X", d);
+        } else {
+          snprintf(d, sizeof d, "%d", WEXITSTATUS(status));
+          serve_answer("N", d);
+        }
+      }
+    }
+    size_t used = (size_t)(nl + 1 - buf);
+    memmove(buf, nl + 1, len - used);
+    len -= used;
+  }
+}
+
 int main(int argc, char **argv) {
   bypass(1);
   arm_fatal_signals();
   const char *out_path = 0;
-  int print_cfg = 0;
+  int print_cfg = 0, serve = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage(0);
@@ -1029,11 +1180,38 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--quiet")) g_quiet = 1;
     else if (!strcmp(a, "--free-run")) g_free_run = 1;
     else if (!strcmp(a, "--print-config")) print_cfg = 1;
+    else if (!strcmp(a, "--serve")) serve = 1;
+    else if (!strcmp(a, "--timeout-ms") && i + 1 < argc) {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(argv[++i], &end, 10);
+      if (errno || *end || !*argv[i] || !v) usage(2);
+      g_timeout_ms = v;
+    }
     else if (a[0] == '-' && a[1]) usage(2);
     else if (!g_trace_path) g_trace_path = a;
     else usage(2);
   }
   if (print_cfg) return print_config();
+  if (serve) {
+    if (out_path || g_free_run) usage(2);
+    /* The configuration: with `--serve TRACE`, that trace's header (the server re-executes
+     * itself once with it, before reading any input); else the environment's. A case whose
+     * header differs from it is rejected (exit 2), never re-executed. */
+    if (g_trace_path) {
+      if (hkt_open(&g_f, g_trace_path, g_err, sizeof g_err)) die(2, "%s", g_err);
+      match_config(&g_f, argv);
+      hkt_close(&g_f);
+      memset(&g_f, 0, sizeof g_f);
+      g_trace_path = 0;
+    }
+    setenv("HAKMEM_REPLAY_REEXEC", "1", 1);
+    /* the client may hold our stdin open read-write (a FIFO): its death must end us */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(0);
+    if (hakmem_config) (void)hakmem_config(); /* initialise once: every child inherits it */
+    serve_loop(&g_trace_path, &out_path);
+  }
   if (!g_trace_path) usage(2);
 
   if (hkt_open(&g_f, g_trace_path, g_err, sizeof g_err)) die(2, "%s", g_err);
@@ -1094,7 +1272,10 @@ int main(int argc, char **argv) {
   g_have_locate = hakmem_locate != 0 && hakmem_config != 0;
   if (g_have_locate) (void)hakmem_config(); /* initialise the allocator (see claim_thread_index) */
   map_init(&g_ptrs, 1 << 16);
+  map_init(&g_live, 1 << 16);
   map_init(&g_regions, 1 << 12);
+  const char *abort_env = getenv("HAKMEM_ABORT_ON_ERROR");
+  g_abort_on_error = abort_env && abort_env[0] == '1';
   g_workers = map_anon(sizeof(worker_t) * MAX_THREADS);
   uint64_t t0 = mono_ns();
   for (uint32_t t = 0; t < n_threads; t++) {
@@ -1116,5 +1297,5 @@ int main(int argc, char **argv) {
   out_s(line);
   out_flush();
   if (g_out_fd != 1) close(g_out_fd);
-  _exit(g_mismatch ? 1 : 0);
+  _exit(g_mismatch || g_live_again ? 1 : 0);
 }

@@ -10,6 +10,13 @@
  *   while ((r = hkt_next(&f, &ev, err, sizeof err)) > 0) ...;   r < 0: err set
  *   hkt_close(&f);
  * Every error message is one line: "FILE: byte OFFSET[: event N]: what".
+ *
+ * Version 2 (a fast-mode trace left by a crash: docs/trace-format.md) is
+ * normalised to the sequence the recorder's merge at close would have
+ * written: the ordered prefix, then the per-thread chunks merged by
+ * hakmem_trace_merge.h. It always reads as recovered. The merge's cursors
+ * live in an anonymous mapping (no malloc: hakmem-replay must not disturb the
+ * allocator it replays into).
  */
 #ifndef HKT_READER_H
 #define HKT_READER_H
@@ -24,6 +31,7 @@
 #include <unistd.h>
 
 #include "hakmem_trace_format.h"
+#include "hakmem_trace_merge.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -45,6 +53,13 @@ typedef struct hkt_file {
   uint64_t next_slot;
   uint64_t next_event;
   uint64_t holes;       /* op-0 slots skipped (recovered traces) */
+  /* version 2 */
+  int chunked;          /* a chunk area follows the ordered prefix */
+  uint64_t prefix_slots;/* ordered prefix: [0, this) up to its last non-zero slot */
+  uint64_t chunk_base;
+  int in_chunks;        /* the prefix is done: events come from the merge */
+  hkt_merge_t *merge;   /* anonymous mapping: the merge state, cursors and heap */
+  size_t merge_bytes;
 } hkt_file_t;
 
 typedef struct hkt_event {
@@ -142,6 +157,18 @@ static inline int hkt_config(const hkt_file_t *f, const char *name, uint64_t *va
 static inline void hkt_close(hkt_file_t *f) {
   if (f->map && f->size) munmap((void *)f->map, f->size);
   f->map = 0;
+  if (f->merge) munmap(f->merge, f->merge_bytes);
+  f->merge = 0;
+}
+
+/* The last non-zero slot below `end`, plus one. */
+static inline uint64_t hkt_last_used(const hkt_file_t *f, uint64_t end) {
+  while (end > 0) {
+    const uint8_t *s = f->map + HKT_HEADER_BYTES + (end - 1) * HKT_SLOT_BYTES;
+    if (hkt_rd64(s) | hkt_rd64(s + 8)) break;
+    end--;
+  }
+  return end;
 }
 
 /* Open and validate the header; find the slots to read. */
@@ -176,8 +203,9 @@ static inline int hkt_open(hkt_file_t *f, const char *path, char *err, size_t ca
     goto fail;
   }
   f->version = hkt_rd32(h + 8);
-  if (f->version != HKT_VERSION) {
-    snprintf(msg, sizeof msg, "unknown version %u (this reader knows %u)", f->version, HKT_VERSION);
+  if (f->version != HKT_VERSION && f->version != HKT_VERSION_CHUNKED) {
+    snprintf(msg, sizeof msg, "unknown version %u (this reader knows %u and %u)", f->version,
+             HKT_VERSION, HKT_VERSION_CHUNKED);
     hkt_err(err, cap, f, 8, -1, msg);
     goto fail;
   }
@@ -215,6 +243,28 @@ static inline int hkt_open(hkt_file_t *f, const char *path, char *err, size_t ca
     goto fail;
   }
   f->complete = (f->flags & HKT_FLAG_COMPLETE) != 0;
+  if (f->version == HKT_VERSION_CHUNKED) {
+    /* never closed (a closed trace is version 1): read as recovered */
+    uint64_t ordered = hkt_rd64(h + HKT_ORDERED_OFFSET);
+    f->complete = 0;
+    f->recovered = 1;
+    f->n_slots = hkt_last_used(f, (f->size - HKT_HEADER_BYTES) / HKT_SLOT_BYTES);
+    if (ordered == HKT_ORDERED_ALL) {
+      f->prefix_slots = f->n_slots;
+    } else {
+      f->chunked = 1;
+      f->chunk_base = hkt_chunk_base(ordered);
+      f->prefix_slots = hkt_last_used(f, ordered < f->n_slots ? ordered : f->n_slots);
+      f->merge_bytes = sizeof(hkt_merge_t) + 65536 * (sizeof(hkt_mcur_t) + sizeof(uint32_t));
+      void *mm = mmap(0, f->merge_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (mm == MAP_FAILED) {
+        hkt_err(err, cap, f, 0, -1, "cannot map memory for the merge");
+        goto fail;
+      }
+      f->merge = (hkt_merge_t *)mm;
+    }
+    return 0;
+  }
   {
     uint64_t body = (f->size - HKT_HEADER_BYTES) / HKT_SLOT_BYTES;
     if (f->complete) {
@@ -237,6 +287,7 @@ static inline int hkt_open(hkt_file_t *f, const char *path, char *err, size_t ca
       f->recovered = 1;
     }
   }
+  f->prefix_slots = f->n_slots;
   return 0;
 fail:
   hkt_close(f);
@@ -258,11 +309,52 @@ static inline int hkt_require_config(const hkt_file_t *f, const char *const *nam
   return 0;
 }
 
+static inline int hkt_parse_at(hkt_file_t *f, uint64_t s, uint64_t limit, int tid,
+                                hkt_event_t *ev, char *err, size_t cap);
+
+/* Version 2: start the merge of the chunk area. */
+static inline int hkt_merge_start(hkt_file_t *f, char *err, size_t cap) {
+  hkt_merge_t *m = f->merge;
+  m->body = f->map + HKT_HEADER_BYTES;
+  m->n_slots = f->n_slots;
+  m->chunk_base = f->chunk_base;
+  m->cur = (hkt_mcur_t *)(m + 1);
+  m->heap = (uint32_t *)(m->cur + 65536);
+  m->cap = 65536;
+  f->in_chunks = 1;
+  if (hkt_merge_begin(m) < 0) {
+    hkt_err(err, cap, f, HKT_HEADER_BYTES + m->err_slot * HKT_SLOT_BYTES, (int64_t)f->next_event, m->err);
+    return -1;
+  }
+  return 0;
+}
+
 /* Next event: 1 and *ev filled, 0 at the end, -1 on a format error. */
 static inline int hkt_next(hkt_file_t *f, hkt_event_t *ev, char *err, size_t cap) {
   char msg[128];
+  if (f->chunked && (f->in_chunks || f->next_slot >= f->prefix_slots)) {
+    if (!f->in_chunks && hkt_merge_start(f, err, cap) < 0) return -1;
+    uint64_t slot;
+    uint16_t tid;
+    int r = hkt_merge_next(f->merge, &slot, &tid);
+    if (r < 0) {
+      hkt_err(err, cap, f, HKT_HEADER_BYTES + f->merge->err_slot * HKT_SLOT_BYTES,
+              (int64_t)f->next_event, f->merge->err);
+      return -1;
+    }
+    if (r == 0) {
+      f->next_slot = f->n_slots;
+      f->holes += f->merge->holes;
+      f->merge->holes = 0;
+      return 0;
+    }
+    uint64_t chunk_end = f->chunk_base + (slot - f->chunk_base) / HKT_CHUNK_SLOTS * HKT_CHUNK_SLOTS +
+                         HKT_CHUNK_SLOTS;
+    return hkt_parse_at(f, slot, chunk_end, tid, ev, err, cap);
+  }
   for (;;) {
-    if (f->next_slot >= f->n_slots) {
+    if (f->next_slot >= f->prefix_slots) {
+      if (f->chunked) return hkt_next(f, ev, err, cap);
       if (f->complete && f->next_event != f->event_count) {
         snprintf(msg, sizeof msg, "event_count %llu in the header, %llu events in the file",
                  (unsigned long long)f->event_count, (unsigned long long)f->next_event);
@@ -272,20 +364,30 @@ static inline int hkt_next(hkt_file_t *f, hkt_event_t *ev, char *err, size_t cap
       return 0;
     }
     uint64_t s = f->next_slot;
-    uint64_t off = HKT_HEADER_BYTES + s * HKT_SLOT_BYTES;
-    const uint8_t *p = f->map + off;
-    uint8_t opb = p[0];
-    int64_t evno = (int64_t)f->next_event;
-    if (opb == 0 && f->recovered) {
+    if (f->map[HKT_HEADER_BYTES + s * HKT_SLOT_BYTES] == 0 && f->recovered) {
       /* a slot being written when the process died: skip it, and the
        * extension slots of its event that were already written */
       f->holes++;
       f->next_slot++;
-      while (f->next_slot < f->n_slots &&
+      while (f->next_slot < f->prefix_slots &&
              f->map[HKT_HEADER_BYTES + f->next_slot * HKT_SLOT_BYTES] == HKT_OP_EXT)
         f->next_slot++;
       continue;
     }
+    return hkt_parse_at(f, s, f->prefix_slots, -1, ev, err, cap);
+  }
+}
+
+/* Parse the event whose main slot is s (its slots end before limit); tid >= 0
+ * replaces the main slot's c (a version-2 chunk event). Advances the cursor. */
+static inline int hkt_parse_at(hkt_file_t *f, uint64_t s, uint64_t limit, int tid,
+                               hkt_event_t *ev, char *err, size_t cap) {
+  char msg[128];
+  {
+    uint64_t off = HKT_HEADER_BYTES + s * HKT_SLOT_BYTES;
+    const uint8_t *p = f->map + off;
+    uint8_t opb = p[0];
+    int64_t evno = (int64_t)f->next_event;
     uint16_t c = hkt_rd16(p + 2);
     uint32_t a = hkt_rd32(p + 4);
     uint64_t b = hkt_rd64(p + 8);
@@ -308,7 +410,7 @@ static inline int hkt_next(hkt_file_t *f, hkt_event_t *ev, char *err, size_t cap
       hkt_err(err, cap, f, off, evno, msg);
       return -1;
     }
-    if (n > 0 && s + n >= f->n_slots) {
+    if (n > 0 && s + n >= limit) {
       hkt_err(err, cap, f, off, evno, "event runs past the last slot");
       return -1;
     }
@@ -316,7 +418,7 @@ static inline int hkt_next(hkt_file_t *f, hkt_event_t *ev, char *err, size_t cap
     ev->slot = s;
     ev->op = (uint8_t)op;
     ev->n_ext = (uint8_t)n;
-    ev->thread = c;
+    ev->thread = tid >= 0 ? (uint16_t)tid : c;
     ev->a = a;
     ev->b = b;
     for (unsigned i = 0; i < n; i++) {
@@ -337,7 +439,7 @@ static inline int hkt_next(hkt_file_t *f, hkt_event_t *ev, char *err, size_t cap
       ev->ext_a[i] = ea;
       ev->ext_b[i] = eb;
     }
-    f->next_slot = s + 1 + n;
+    if (!f->in_chunks) f->next_slot = s + 1 + n;
     f->next_event++;
     return 1;
   }
@@ -348,6 +450,7 @@ static inline void hkt_rewind(hkt_file_t *f) {
   f->next_slot = 0;
   f->next_event = 0;
   f->holes = 0;
+  f->in_chunks = 0;
 }
 
 #pragma GCC diagnostic pop

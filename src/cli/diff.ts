@@ -4,15 +4,22 @@ import { replayFile } from '../sim/replay.js';
 import { EXIT_FOUND, EXIT_OK, UsageError } from './errors.js';
 import { num, pct } from './format.js';
 import { HAKMEM_REPLAY } from './paths.js';
+import { NATIVE_VARIANTS, isNativeVariant, replayBinary } from '../sim/fuzz/native.js';
 import { formatSummary } from './replay.js';
 
 /** diff: the twin against the recorded placements, and with --native against hakmem-replay. */
-export function diffCommand(file: string, opts: { native?: boolean; json?: boolean }): number {
+export function diffCommand(file: string, opts: { native?: boolean; variant?: string; json?: boolean }): number {
+  let bin = HAKMEM_REPLAY;
+  if (opts.variant !== undefined) {
+    if (!opts.native) throw new UsageError('diff: --variant goes with --native');
+    if (!isNativeVariant(opts.variant)) throw new UsageError(`diff: unknown --variant '${opts.variant}' (native variants: ${NATIVE_VARIANTS.join(', ')})`);
+    bin = replayBinary(opts.variant);
+  }
   const recorded = replayFile(file, { checks: 'off' });
   let native: NativeDiffSummary | null = null;
   if (opts.native) {
-    if (!fs.existsSync(HAKMEM_REPLAY)) throw new UsageError(`diff: ${HAKMEM_REPLAY} is missing; run npm install (it builds native/)`);
-    native = nativeDiff(file, HAKMEM_REPLAY);
+    if (!fs.existsSync(bin)) throw new UsageError(`diff: ${bin} is missing; run npm install (it builds native/)`);
+    native = nativeDiff(file, bin, { digestEvery: opts.variant !== undefined ? 1 : undefined });
   }
   const found = recorded.disagreements > 0 || (native !== null && native.disagreements > 0);
   if (opts.json) {

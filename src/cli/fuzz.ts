@@ -3,6 +3,7 @@
  * (docs/fuzzing.md). Exit 1 when something was found, 0 when the budget ran
  * out clean, 2 on bad usage.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -18,6 +19,7 @@ import { CONFIG_PRESETS, type ConfigPreset } from '../sim/fuzz/program.js';
 import { saveFinding, type RerunSpec } from '../sim/fuzz/report.js';
 import type { ScheduleMode } from '../sim/fuzz/schedule.js';
 import { MODEL_VARIANTS, isModelVariant } from '../sim/fuzz/variants.js';
+import { NATIVE_VARIANTS, isNativeVariant, replayBinary, type NativeSpec } from '../sim/fuzz/native.js';
 import type { WorkerInput, WorkerMessage } from '../sim/fuzz/worker.js';
 import { EXIT_FOUND, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { num } from './format.js';
@@ -32,7 +34,7 @@ export interface FuzzCliOptions {
   workers: string;
   shard: string;
   schedule: string;
-  config: string;
+  config?: string;
   variant?: string;
   native?: boolean;
   misuse?: boolean;
@@ -49,25 +51,31 @@ function int(name: string, v: string, lo: number, hi: number): number {
 }
 
 export async function fuzzCommand(o: FuzzCliOptions): Promise<number> {
-  if (o.native) {
-    process.stderr.write('hakmem-sim: fuzz --native: not available yet: needs native/build/hakmem-replay --serve\n');
-    return EXIT_USAGE;
-  }
   if (o.runs !== undefined && o.time !== undefined) throw new UsageError('fuzz: give --runs or --time, not both');
   const threads = int('--threads', o.threads, 1, 8);
   const maxOps = int('--ops', o.ops, 1, 100000);
   if (o.schedule !== 'picks' && o.schedule !== 'pct') throw new UsageError(`fuzz: --schedule must be picks or pct, got '${o.schedule}'`);
   const schedule: ScheduleMode = o.schedule;
-  if (!(o.config in CONFIG_PRESETS)) throw new UsageError(`fuzz: --config must be one of ${Object.keys(CONFIG_PRESETS).join(', ')}, got '${o.config}'`);
-  const config = o.config as ConfigPreset;
+  const configName = o.config ?? (o.native ? 'tight' : 'small');
+  if (!(configName in CONFIG_PRESETS)) throw new UsageError(`fuzz: --config must be one of ${Object.keys(CONFIG_PRESETS).join(', ')}, got '${configName}'`);
+  const config = configName as ConfigPreset;
   let variant = null;
-  if (o.variant !== undefined) {
-    if (!isModelVariant(o.variant)) throw new UsageError(`fuzz: unknown --variant '${o.variant}' (model variants: ${MODEL_VARIANTS.join(', ')})`);
+  let native: NativeSpec | null = null;
+  if (o.native) {
+    if (o.variant !== undefined && !isNativeVariant(o.variant)) {
+      throw new UsageError(`fuzz: unknown --variant '${o.variant}' with --native (native variants: ${NATIVE_VARIANTS.join(', ')})`);
+    }
+    native = { variant: o.variant !== undefined && isNativeVariant(o.variant) ? o.variant : null };
+    const bin = replayBinary(native.variant);
+    if (!fs.existsSync(bin)) throw new UsageError(`fuzz: ${bin} is missing; run npm install (it builds native/)`);
+  } else if (o.variant !== undefined) {
+    if (!isModelVariant(o.variant)) throw new UsageError(`fuzz: unknown --variant '${o.variant}' (model variants: ${MODEL_VARIANTS.join(', ')}; with --native: ${NATIVE_VARIANTS.join(', ')})`);
     variant = o.variant;
   }
   const misuse = o.misuse === true;
-  const spec: RerunSpec = { threads, maxOps, config, schedule, variant, misuse };
-  const env = execEnv({ config, schedule, variant, misuse });
+  if (native && misuse) throw new UsageError('fuzz: --misuse is not available with --native (hakmem-replay does not replay foreign frees)');
+  const spec: RerunSpec = { threads, maxOps, config, schedule, variant, misuse, native };
+  const env = execEnv({ config, schedule, variant, misuse, native });
 
   // One case, from its round seed and fast-check path.
   if (o.caseSeed !== undefined || o.path !== undefined) {
@@ -102,6 +110,7 @@ export async function fuzzCommand(o: FuzzCliOptions): Promise<number> {
     config,
     variant,
     misuse,
+    native,
     shardIndex,
     shardCount,
     workerIndex: 0,
@@ -111,7 +120,8 @@ export async function fuzzCommand(o: FuzzCliOptions): Promise<number> {
     const budget = runs !== null ? `${num(runs)} runs` : `${timeSeconds} s`;
     process.stderr.write(
       `hakmem-sim: fuzz seed ${seed}, shard ${shardIndex}/${shardCount}, ${workers} worker(s), ${budget}, ${threads} threads max, ` +
-        `config ${config}, schedule ${schedule}${variant ? `, variant ${variant}` : ''}${misuse ? ', misuse' : ''}\n`,
+        `config ${config}, schedule ${schedule}${variant ? `, variant ${variant}` : ''}${misuse ? ', misuse' : ''}` +
+        `${native ? `, native ${path.basename(replayBinary(native.variant))}` : ''}\n`,
     );
   }
   const progress = !o.json && process.stderr.isTTY === true;

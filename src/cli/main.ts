@@ -39,8 +39,9 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--out <file>', 'trace file to write (.hkt)')
     .addOption(new Option('--mode <mode>', 'fast (no global lock) or exact (calls serialised)').choices(['fast', 'exact']).default('fast'))
     .option('--internal', 'also record internal decisions (refill, spill, drain, EMPTY, LRU)')
+    .option('--variant <name>', 'run under the seeded-bug build libhakmem-NAME.so instead (docs/fuzzing.md)')
     .argument('<cmd...>', 'the program and its arguments (after --)')
-    .action(async (cmd: string[], opts: { out: string; mode: 'fast' | 'exact'; internal?: boolean }) => {
+    .action(async (cmd: string[], opts: { out: string; mode: 'fast' | 'exact'; internal?: boolean; variant?: string }) => {
       code = await recordCommand(cmd, opts);
     });
 
@@ -59,8 +60,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('compare the twin with the recorded placements, and with --native with hakmem-replay')
     .argument('<file>', 'trace file (.hkt)')
     .option('--native', 'also re-run the trace on the real allocator (hakmem-replay) and compare placements, verdicts and state digests')
+    .option('--variant <name>', 'with --native: the seeded-bug build hakmem-replay-NAME (docs/fuzzing.md)')
     .option('--json', 'print as JSON')
-    .action((file: string, opts: { native?: boolean; json?: boolean }) => {
+    .action((file: string, opts: { native?: boolean; variant?: string; json?: boolean }) => {
       code = diffCommand(file, opts);
     });
 
@@ -80,9 +82,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<file>', 'trace file (.hkt)')
     .requiredOption('--out <file>', 'where to write the minimised trace')
     .option('--native', 'minimise a crash of the real allocator (hakmem-replay) instead of an invariant violation')
+    .option('--variant <name>', 'with --native: the seeded-bug build hakmem-replay-NAME (docs/fuzzing.md)')
     .option('--max-seconds <s>', 'time budget of the search (default 120)')
     .option('--json', 'print as JSON')
-    .action((file: string, opts: { out: string; native?: boolean; json?: boolean; maxSeconds?: string }) => {
+    .action((file: string, opts: { out: string; native?: boolean; variant?: string; json?: boolean; maxSeconds?: string }) => {
       code = minimizeCommand(file, opts);
     });
 
@@ -147,9 +150,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'worker threads', '1')
     .option('--shard <i/n>', 'take shard i of n of the seed space', '0/1')
     .option('--schedule <mode>', 'picks (schedule as data, shrinkable) or pct', 'picks')
-    .option('--config <preset>', 'allocator configuration: small or default', 'small')
-    .option('--variant <name>', 'plant a seeded bug into the twin (tls-leak, no-empty, double-refill, drain-loses-block)')
-    .option('--native', 'run the cases on the real allocator (not available yet)')
+    .option('--config <preset>', 'allocator configuration: small, tight or default (default: small; with --native: tight)')
+    .option('--variant <name>', 'plant a seeded bug: into the twin (tls-leak, no-empty, double-refill, drain-loses-block), or with --native the native build hakmem-replay-NAME (those four, refill-fallback, align-reenters, header-read)')
+    .option('--native', 'also run every case on the real allocator (hakmem-replay --serve) and check that it agrees with the twin')
     .option('--misuse', 'also generate foreign, double, interior and wild frees (I2 is then expected, not a finding)')
     .option('--case-seed <n>', 're-run one case: its round seed (printed with a finding)')
     .option('--path <p>', 're-run one case: its fast-check path')

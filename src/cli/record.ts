@@ -5,18 +5,25 @@ import path from 'node:path';
 import { TraceFile, newEvent } from '../sim/trace/reader.js';
 import { UsageError } from './errors.js';
 import { LIBHAKMEM } from './paths.js';
+import { isNativeVariant, NATIVE_VARIANTS } from '../sim/fuzz/native.js';
 import { num } from './format.js';
 
 export interface RecordOptions {
   out: string;
   mode: 'fast' | 'exact';
   internal?: boolean;
+  /** A seeded-bug build (docs/fuzzing.md): run under native/build/libhakmem-NAME.so. */
+  variant?: string;
 }
 
 /** Run `cmd` under libhakmem with recording on; exit with the program's status. */
 export async function recordCommand(cmd: string[], opts: RecordOptions): Promise<number> {
   if (cmd.length === 0) throw new UsageError('record: no program given (usage: hakmem-sim record --out FILE -- CMD [ARGS...])');
-  if (!fs.existsSync(LIBHAKMEM)) throw new UsageError(`record: ${LIBHAKMEM} is missing; run npm install (it builds native/)`);
+  if (opts.variant !== undefined && !isNativeVariant(opts.variant)) {
+    throw new UsageError(`record: unknown --variant '${opts.variant}' (native variants: ${NATIVE_VARIANTS.join(', ')})`);
+  }
+  const lib = opts.variant === undefined ? LIBHAKMEM : LIBHAKMEM.replace(/\.so$/, `-${opts.variant}.so`);
+  if (!fs.existsSync(lib)) throw new UsageError(`record: ${lib} is missing; run npm install (it builds native/)`);
   const out = path.resolve(opts.out);
   const dir = path.dirname(out);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`record: ${dir}: no such directory`);
@@ -26,7 +33,7 @@ export async function recordCommand(cmd: string[], opts: RecordOptions): Promise
   }
   const stem = out.endsWith('.hkt') ? out.slice(0, -4) : out;
   const before = new Set(siblingTraces(stem));
-  const preload = [LIBHAKMEM, process.env.LD_PRELOAD].filter(Boolean).join(':');
+  const preload = [lib, process.env.LD_PRELOAD].filter(Boolean).join(':');
   const env = {
     ...process.env,
     LD_PRELOAD: preload,

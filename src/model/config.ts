@@ -24,9 +24,13 @@ export interface HakmemConfig {
   poolMaxBytes: number;
   poolClassCount: number;
   poolFreePagesMaxCount: number;
+  /** Native mapping granularity of pool page slots; no decision of the model depends on it. */
+  poolMapChunkBytes: number;
   largePageBytes: number;
   heapReserveBytes: number;
   minAlignBytes: number;
+  /** 0: no bound but the reservation. Absent from traces older than it: read as 0. */
+  superslabMaxCount: number;
   /** tiny_class_size[0 .. tinyClassCount) */
   tinyClassSize: number[];
   /** pool_class_size[0 .. poolClassCount) */
@@ -49,9 +53,11 @@ export const CONFIG_FIELDS = [
   ['pool_max_bytes', 'poolMaxBytes'],
   ['pool_class_count', 'poolClassCount'],
   ['pool_free_pages_max_count', 'poolFreePagesMaxCount'],
+  ['pool_map_chunk_bytes', 'poolMapChunkBytes'],
   ['large_page_bytes', 'largePageBytes'],
   ['heap_reserve_bytes', 'heapReserveBytes'],
   ['min_align_bytes', 'minAlignBytes'],
+  ['superslab_max_count', 'superslabMaxCount'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof HakmemConfig]>;
 
 type ScalarKey = (typeof CONFIG_FIELDS)[number][1];
@@ -78,9 +84,11 @@ export const DEFAULT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   poolMaxBytes: 53248,
   poolClassCount: 12,
   poolFreePagesMaxCount: 256,
+  poolMapChunkBytes: 1048576,
   largePageBytes: 4096,
   heapReserveBytes: 274877906944,
   minAlignBytes: 16,
+  superslabMaxCount: 0,
   tinyClassSize: [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024],
   poolClassSize: [2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 40960, 49152, 53248],
 });
@@ -101,8 +109,18 @@ export function copyConfig(cfg: Readonly<HakmemConfig>): HakmemConfig {
   return { ...cfg, tinyClassSize: [...cfg.tinyClassSize], poolClassSize: [...cfg.poolClassSize] };
 }
 
+/**
+ * Entries added after traces were first recorded, with the value the native side had before
+ * they existed: a trace without one was recorded by that earlier build. pool_map_chunk_bytes:
+ * pool slots used to be mapped one page at a time; superslab_max_count: there was no bound (0).
+ */
+const ADDED_LATER: ReadonlyMap<string, (entries: ReadonlyMap<string, bigint>) => bigint | undefined> = new Map([
+  ['pool_map_chunk_bytes', (e: ReadonlyMap<string, bigint>) => e.get('pool_page_size_bytes')],
+  ['superslab_max_count', () => 0n],
+]);
+
 function readEntry(entries: ReadonlyMap<string, bigint>, name: string): number {
-  const v = entries.get(name);
+  const v = entries.get(name) ?? ADDED_LATER.get(name)?.(entries);
   if (v === undefined) throw new ConfigError(name, 'missing');
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError(name, `value ${v} out of range`);
   return Number(v);

@@ -40,6 +40,7 @@ export function acquireSlab(h: Heap, t: ThreadState, c: number): SlabMeta | null
     return initSlab(h, reused, 0, t, c);
   }
   if (st.superslabsMapped >= h.superslabSlots) return null;
+  if (h.cfg.superslabMaxCount > 0 && st.superslabsMapped >= h.cfg.superslabMaxCount) return null;
   const id = h.allocRegionId();
   const ss = newSuperSlab(h, id);
   st.regions.set(id, ss);

@@ -12,6 +12,15 @@
  *
  * Strategy: cut after the failure; try the slice of calls touching the failing
  * block; then ddmin (remove chunks, halving) under a budget.
+ *
+ * Re-execution reproduces a failure of the *program* (a double free, say), not
+ * one of the *allocator*: the twin is a correct allocator, so a trace recorded
+ * under a broken build (a block handed out twice, I1) stops failing when its
+ * calls are re-executed. For those the candidates are written "as recorded":
+ * the kept calls with the results the real allocator gave, with the original
+ * header and every thread and region event kept (internal decisions dropped).
+ * The mode is chosen once, by which of the two reproduces the whole trace's
+ * failure, and reported; when neither does, minimize says so and writes nothing.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,8 +30,9 @@ import { configFromEntries, type HakmemConfig } from '../model/config.js';
 import type { MemalignFn } from '../model/allocator.js';
 import { ReplayEngine } from './engine.js';
 import { SynthRecorder, SYNTH_HEAP_BASE } from './gen/synth-recorder.js';
-import { Op, SIZE_WIDE } from './trace/format.js';
+import { FLAG_INTERNAL, Op, SIZE_WIDE } from './trace/format.js';
 import { TraceFile, newEvent } from './trace/reader.js';
+import { TraceWriter } from './trace/writer.js';
 import { AddrTable } from './addr-table.js';
 
 /** A pointer argument: a block made by call `id` (+ offset), or a raw address. */
@@ -51,6 +61,8 @@ export interface Failure {
 
 export interface MinimizeResult {
   failure: Failure;
+  /** How candidates were written: the calls re-executed on the twin, or kept with their recorded results. */
+  mode: 'reexecuted' | 'recorded';
   originalEvents: number;
   originalCalls: number;
   calls: number;
@@ -220,6 +232,49 @@ function materialize(calls: Call[], idx: number[], cfg: HakmemConfig, out: strin
   return n;
 }
 
+const CALL_OPS = new Set<number>([
+  Op.MALLOC, Op.FREE, Op.CALLOC, Op.REALLOC, Op.POSIX_MEMALIGN, Op.ALIGNED_ALLOC, Op.MEMALIGN, Op.VALLOC, Op.PVALLOC, Op.THREAD_EXIT,
+]);
+/** Kept whatever the candidate: the events that say which threads and regions exist. */
+const STRUCTURE_OPS = new Set<number>([Op.THREAD_START, Op.FORK, Op.EXEC, Op.REGION_MAP, Op.REGION_UNMAP, Op.REGION_REUSE, Op.REGION_REMAP]);
+
+/**
+ * Write the kept calls with their recorded results (and every structure event) to `out`,
+ * streaming the original trace. Returns the event count.
+ */
+function materializeRecorded(file: string, calls: Call[], idx: number[], out: string): number {
+  const keep = new Set<number>();
+  for (const i of idx) keep.add(calls[i].event);
+  const t = TraceFile.open(file);
+  try {
+    const h = t.header;
+    const w = new TraceWriter(out, {
+      flags: h.flags & ~FLAG_INTERNAL,
+      pid: h.pid,
+      parentPid: h.parentPid,
+      comm: 'minimized',
+      heapBase: h.heapBase,
+      heapBytes: h.heapBytes,
+      startTimeNs: h.startTimeNs,
+      config: h.config,
+    });
+    const c = t.cursor();
+    const ev = newEvent();
+    const ext: [number, number][] = [];
+    while (c.next(ev)) {
+      if (CALL_OPS.has(ev.op) ? !keep.has(ev.index) : !STRUCTURE_OPS.has(ev.op)) continue;
+      ext.length = 0;
+      for (let i = 0; i < ev.nExt; i++) ext.push([ev.extA[i], ev.extB[i]]);
+      w.event(ev.op, ev.tid, ev.a, ev.b, ext);
+    }
+    const n = w.eventCount;
+    w.close({ complete: true });
+    return n;
+  } finally {
+    t.close();
+  }
+}
+
 export interface MinimizeOptions {
   out: string;
   /** Native replay binary: minimise a native crash instead of a twin violation. */
@@ -227,6 +282,9 @@ export interface MinimizeOptions {
   maxRuns?: number;
   maxSeconds?: number;
 }
+
+/** The trace's failure cannot be reproduced by any candidate (the CLI prints it, exit 2). */
+export class MinimizeError extends Error {}
 
 export function minimize(file: string, opts: MinimizeOptions): MinimizeResult | null {
   const t0 = Date.now();
@@ -238,17 +296,26 @@ export function minimize(file: string, opts: MinimizeOptions): MinimizeResult | 
   let runs = 0;
   const maxRuns = opts.maxRuns ?? 2000;
   const deadline = t0 + (opts.maxSeconds ?? 120) * 1000;
+  let mode: MinimizeResult['mode'] = 'reexecuted';
+  const write = (idx: number[], out: string): number =>
+    mode === 'reexecuted' ? materialize(calls, idx, cfg, out) : materializeRecorded(file, calls, idx, out);
   const fails = (idx: number[]): boolean => {
     runs++;
-    materialize(calls, idx, cfg, candidate);
+    write(idx, candidate);
     const f = opts.native ? nativeSignal(candidate, opts.native) : firstViolation(candidate);
     return f !== null && f.kind === failure.kind && f.what === failure.what;
   };
   try {
+    // 0. The mode: re-execution when it reproduces the failure, else the recorded results.
+    const all = calls.map((_, i) => i);
+    if (!fails(all)) {
+      mode = 'recorded';
+      if (!fails(all)) throw new MinimizeError('the failure does not reproduce, neither with the calls re-executed on the twin nor with their recorded results');
+    }
     // 1. Everything up to the failing event.
     const lastCall = failure.event >= 0 ? calls.findIndex((c) => c.event > failure.event) : -1;
     let current = Array.from({ length: lastCall < 0 ? calls.length : lastCall }, (_, i) => i);
-    if (!fails(current)) current = calls.map((_, i) => i);
+    if (!fails(current)) current = all;
     // 2. The failing call and the calls naming the same blocks (its history), closed.
     const failing = current[current.length - 1];
     const ids = new Set<number>();
@@ -278,9 +345,10 @@ export function minimize(file: string, opts: MinimizeOptions): MinimizeResult | 
       }
       if (!removed) chunk >>= 1;
     }
-    const outEvents = materialize(calls, current, cfg, opts.out);
+    const outEvents = write(current, opts.out);
     return {
       failure,
+      mode,
       originalEvents: events,
       originalCalls: calls.length,
       calls: current.length,

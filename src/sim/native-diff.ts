@@ -34,16 +34,79 @@ export interface NativeDiffSummary {
 const KIND: Record<string, RegionKind> = { '0': RegionKind.SuperSlab, '1': RegionKind.PoolPage, '2': RegionKind.Large };
 
 export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?: number } = {}): NativeDiffSummary {
-  const trace = TraceFile.open(file); // validates before anything runs
+  TraceFile.open(file).close(); // validates before anything runs
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hakmem-diff-'));
   const out = path.join(dir, 'replay.txt');
   try {
     const every = opts.digestEvery ?? 10000;
     const r = spawnSync(replayBin, ['--out', out, '--digest-every', String(every), file], { encoding: 'utf8', maxBuffer: 16 << 20 });
     if (r.error) throw new TraceError(file, 0, null, `cannot run ${replayBin}: ${r.error.message}`);
+    if (r.signal !== null) {
+      // The real allocator crashed (or was killed) replaying it: that is the first disagreement;
+      // the lines it wrote before dying are compared as far as they go.
+      const why = (r.stderr || '').trim().split('\n').find((l) => l.includes('died of signal')) ?? `killed by ${r.signal}`;
+      const m = /at event (\d+) \(thread (\d+), (\w+)\)/.exec(why);
+      const crash: Disagreement = {
+        event: m ? Number(m[1]) : -1,
+        tid: m ? Number(m[2]) : -1,
+        op: m ? m[3] : '?',
+        what: `the native replay died (${r.signal})`,
+        recorded: `native: ${why.replace(/^hakmem-replay: /, '')}`,
+        model: 'twin: ran on to the end',
+      };
+      const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+      const sum = text.startsWith('hakmem-replay\t1\n') ? compareReplayOutput(file, out, null, { digestsAfterCallsOnly: every === 1 }) : emptySummary(file);
+      sum.disagreements++;
+      sum.samples.unshift(crash);
+      sum.firstDisagreement = crash;
+      return sum;
+    }
     if (r.status === 2 || !fs.existsSync(out)) {
       throw new TraceError(file, 0, null, `hakmem-replay rejected it: ${(r.stderr || '').trim().split('\n')[0] || `exit ${r.status}`}`);
     }
+    return compareReplayOutput(file, out, r.status, { digestsAfterCallsOnly: every === 1 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function emptySummary(file: string): NativeDiffSummary {
+  return {
+    file,
+    events: 0,
+    placements: 0,
+    placementsAgreed: 0,
+    verdicts: 0,
+    verdictsAgreed: 0,
+    digests: 0,
+    digestsAgreed: 0,
+    agreementPercent: 0,
+    disagreements: 0,
+    firstDisagreement: null,
+    samples: [],
+    nativeSeconds: 0,
+    nativeExit: null,
+  };
+}
+
+/**
+ * Compare hakmem-replay's output `out` (docs/replay-output.md) for the trace
+ * `file` with the twin replaying the same trace: placements, free verdicts and
+ * every digest line. `nativeExit` is the replay's exit status (reported only).
+ */
+export function compareReplayOutput(
+  file: string,
+  out: string,
+  nativeExit: number | null,
+  opts: { digestsAfterCallsOnly?: boolean } = {},
+): NativeDiffSummary {
+  // With a digest after every event, only those taken right after an allocating call's or a
+  // free's own record count: between a call's region and internal events (written before its
+  // record) and the record, the twin and the replay are at different points of the same call,
+  // and around thread starts and exits the replay's threads register at other moments.
+  const callsOnly = opts.digestsAfterCallsOnly === true;
+  const trace = TraceFile.open(file);
+  try {
     const lines = new LineReader(out);
     const first = lines.next();
     if (first !== 'hakmem-replay\t1') throw new TraceError(file, 0, null, `unexpected hakmem-replay output version: ${first}`);
@@ -62,7 +125,7 @@ export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?
       firstDisagreement: null,
       samples: [],
       nativeSeconds: 0,
-      nativeExit: r.status,
+      nativeExit,
     };
     const differ = (d: Disagreement) => {
       summary.disagreements++;
@@ -75,10 +138,15 @@ export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?
       line = lines.next();
     };
     // Lines for event e (A, F, T) come in event order; D lines after the events they cover.
+    let final = false;
     const checkDigests = (applied: number) => {
       while (line !== null && line.startsWith('D\t')) {
         const [, n, digest] = line.split('\t');
         if (Number(n) !== applied) break;
+        if (callsOnly && !final && applied > 0 && !(isAllocOp(ev.op) || ev.op === Op.FREE)) {
+          advance();
+          continue;
+        }
         summary.digests++;
         const mine = engine.model.digest().toString(16).padStart(16, '0');
         if (mine === digest) summary.digestsAgreed++;
@@ -102,6 +170,7 @@ export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?
       checkDigests(e + 1);
     }
     while (line !== null && !line.startsWith('D\t') && !line.startsWith('S\t')) advance();
+    final = true; // the state at the end of the trace is compared whatever the last event
     checkDigests(cursor.eventsRead);
     while (line !== null) {
       if (line.startsWith('S\t')) summary.nativeSeconds = Number(line.split('\t')[6]);
@@ -116,7 +185,6 @@ export function nativeDiff(file: string, replayBin: string, opts: { digestEvery?
     return summary;
   } finally {
     trace.close();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -178,6 +178,82 @@ for (const c of CASES) {
   });
 }
 
+describe('a crash caused by a seeded allocator bug (the double-refill build, docs/fuzzing.md)', () => {
+  const variant = 'double-refill';
+  let trace = '';
+  let event = -1;
+  let firstAt = -1;
+
+  it('1. record: intact under the correct build; under the variant the program dies of SIGSEGV and the trace survives', () => {
+    const ok = recordFixture('seeded_bug', {});
+    expect(ok.status, ok.stderr).toBe(0);
+    trace = path.join(dir, 'seeded_bug-variant.hkt');
+    const r = runCli(['record', '--variant', variant, '--out', trace, '--', path.join(FIX, 'seeded_bug')]);
+    expect(r.status, r.stderr).toBe(139);
+    expect(r.stderr).toMatch(/killed by SIGSEGV; \d+ events in .*recovered/);
+  });
+
+  it('2. replay: the allocator handed out a live block (I1), at the event the bug fired; exit 1', () => {
+    const { status, s } = replayJson(trace);
+    expect(status).toBe(1);
+    expect(s.firstViolation!.id).toBe('I1');
+    expect(s.firstViolation!.message).toMatch(/the allocator returned a block that is still live/);
+    const m = /allocated at event (\d+) by thread 0/.exec(s.firstViolation!.history.join(' '));
+    expect(m).not.toBeNull();
+    event = s.firstViolation!.event;
+    firstAt = Number(m![1]);
+    expect(firstAt).toBeLessThan(event);
+  });
+
+  it('3. blame: the block was returned by two mallocs and never freed in between', () => {
+    const r = runCli(['blame', trace, String(event), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const b = JSON.parse(r.stdout) as { steps: { event: number; op: string }[] };
+    expect(b.steps.map((x) => [x.event, x.op])).toEqual([
+      [firstAt, 'malloc'],
+      [event, 'malloc'],
+    ]);
+  });
+
+  it('4. hakmem-replay-double-refill aborts at that event, every time; the correct build does not', () => {
+    const bin = path.join(ROOT, 'native', 'build', `hakmem-replay-${variant}`);
+    for (let i = 0; i < 2; i++) {
+      const r = spawnSync(bin, ['--quiet', trace], { encoding: 'utf8', env: { ...process.env, ...ABORT } });
+      expect(r.signal).toBe('SIGABRT');
+      expect(r.stderr).toMatch(new RegExp(`event ${event} \\(thread 0, malloc\\): the allocator returned 0x[0-9a-f]+, which is still live \\(returned at event ${firstAt}\\)`));
+      expect(r.stderr).toContain(`hakmem-replay: died of signal 6 at event ${event} (thread 0, malloc)`);
+    }
+    const plain = spawnSync(bin, ['--quiet', trace], { encoding: 'utf8' });
+    expect(plain.signal).toBeNull();
+    expect(plain.status).toBe(1);
+    const correct = spawnSync(REPLAY, ['--quiet', trace], { encoding: 'utf8', env: { ...process.env, ...ABORT } });
+    expect(correct.signal).toBeNull();
+    expect(correct.stderr).not.toMatch(/still live/);
+  });
+
+  it('5. minimize: on the twin (I1) and on the variant build (SIGABRT), a reproducer of a few events', () => {
+    const out = path.join(dir, 'seeded-min.hkt');
+    const r = runCli(['minimize', trace, '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(1);
+    const m = JSON.parse(r.stdout) as { failure: { what: string }; events: number; originalEvents: number; mode: string };
+    expect(m.failure.what).toBe('I1');
+    // Re-executed on the (correct) twin the bug goes away, so the recorded results are kept.
+    expect(m.mode).toBe('recorded');
+    expect(m.originalEvents).toBeGreaterThan(40);
+    expect(m.events).toBeLessThanOrEqual(6);
+    expect(replayJson(out).s.firstViolation!.id).toBe('I1');
+    const nout = path.join(dir, 'seeded-native-min.hkt');
+    const n = runCli(['minimize', trace, '--native', '--variant', variant, '--out', nout, '--json'], { env: ABORT });
+    expect(n.status, n.stderr).toBe(1);
+    const nm = JSON.parse(n.stdout) as { failure: { kind: string; what: string }; events: number };
+    expect(nm.failure).toMatchObject({ kind: 'native-signal', what: 'SIGABRT' });
+    expect(nm.events).toBeLessThanOrEqual(6);
+    const again = runCli(['minimize', trace, '--native', '--variant', 'no-such-bug', '--out', nout]);
+    expect(again.status).toBe(2);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
 describe('a long-running multi-threaded program killed with SIGKILL', () => {
   it('leaves a recovered trace that replays with every placement agreeing', async () => {
     const trace = path.join(dir, 'long.hkt');

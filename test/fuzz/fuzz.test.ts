@@ -31,6 +31,7 @@ function opts(over: Partial<CampaignOptions> = {}): CampaignOptions {
     config: 'small',
     variant: null,
     misuse: false,
+    native: null,
     shardIndex: 0,
     shardCount: 1,
     workerIndex: 0,
@@ -189,10 +190,10 @@ describe('fuzz CLI', () => {
     expect((JSON.parse(r.stdout) as { runs: number }).runs).toBe(400);
   });
 
-  it('usage errors and --native exit 2 with one line', () => {
+  it('usage errors exit 2 with one line', () => {
     for (const args of [
-      ['fuzz', '--native'],
-      ['fuzz', '--native', '--variant', 'tls-leak'],
+      ['fuzz', '--native', '--variant', 'no-such-bug'],
+      ['fuzz', '--native', '--misuse'],
       ['fuzz', '--threads', '9'],
       ['fuzz', '--variant', 'nope'],
       ['fuzz', '--shard', '3/3'],
@@ -203,6 +204,6 @@ describe('fuzz CLI', () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     }
-    expect(runCli(['fuzz', '--native']).stderr).toContain('not available yet: needs native/build/hakmem-replay --serve');
+    expect(runCli(['fuzz', '--native', '--variant', 'no-such-bug']).stderr).toContain("unknown --variant 'no-such-bug' with --native");
   });
 });

@@ -14,8 +14,17 @@ describe('config', () => {
     expect(names.slice(0, CONFIG_FIELDS.length)).toEqual(CONFIG_FIELDS.map(([n]) => n));
     expect(names[CONFIG_FIELDS.length]).toBe('tiny_class_size_0');
     expect(names.at(-1)).toBe('pool_class_size_11');
-    expect(entries.size).toBe(17 + 20 + 12);
+    expect(entries.size).toBe(19 + 20 + 12);
     expect(configFromEntries(entries)).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('reads a trace header from before superslab_max_count as no bound', () => {
+    const entries = configEntries(DEFAULT_CONFIG);
+    entries.delete('superslab_max_count');
+    expect(configFromEntries(entries).superslabMaxCount).toBe(0);
+    const noSlab = configEntries(DEFAULT_CONFIG);
+    noSlab.delete('slab_size_bytes');
+    expect(() => configFromEntries(noSlab)).toThrow(/slab_size_bytes/);
   });
 
   it('has the native defaults', () => {
@@ -33,6 +42,12 @@ describe('config', () => {
     const e2 = configEntries(DEFAULT_CONFIG);
     e2.delete('pool_class_size_3');
     expect(() => configFromEntries(e2)).toThrow(/pool_class_size_3/);
+  });
+
+  it('reads a trace recorded before pool_map_chunk_bytes existed as one page at a time', () => {
+    const entries = configEntries(DEFAULT_CONFIG);
+    entries.delete('pool_map_chunk_bytes');
+    expect(configFromEntries(entries).poolMapChunkBytes).toBe(DEFAULT_CONFIG.poolPageSizeBytes);
   });
 
   it('names an invalid entry', () => {

@@ -27,6 +27,7 @@ import {
   type RawOp,
 } from './program.js';
 import type { ScheduleMode } from './schedule.js';
+import { nativeServer, type NativeSpec } from './native.js';
 import type { ModelVariant } from './variants.js';
 
 export const ROUND_RUNS = 100;
@@ -44,6 +45,8 @@ export interface CampaignOptions {
   config: ConfigPreset;
   variant: ModelVariant | null;
   misuse: boolean;
+  /** --native [--variant NAME]: also run every case on the real allocator (native.ts). */
+  native: NativeSpec | null;
   shardIndex: number;
   shardCount: number;
   /** This worker among the shard's workers. */
@@ -110,9 +113,10 @@ export function caseArbitrary(
   });
 }
 
-export function execEnv(o: Pick<CampaignOptions, 'config' | 'schedule' | 'variant' | 'misuse'>): ExecEnv {
+export function execEnv(o: Pick<CampaignOptions, 'config' | 'schedule' | 'variant' | 'misuse'> & { native?: NativeSpec | null }): ExecEnv {
   const cfg: HakmemConfig = presetConfig(o.config);
-  return { cfg, sizes: sizeTable(cfg), schedule: o.schedule, variant: o.variant, misuse: o.misuse };
+  const native = o.native ? nativeServer(o.native, cfg) : null;
+  return { cfg, sizes: sizeTable(cfg), schedule: o.schedule, variant: o.variant, misuse: o.misuse, native };
 }
 
 interface Counters {
@@ -165,7 +169,7 @@ export function runRound(o: CampaignOptions, round: number, runs: number, counte
 
 /** Re-run one case from its round seed and counterexample path (the one-line re-run). */
 export function rerunCase(
-  o: Pick<CampaignOptions, 'threads' | 'maxOps' | 'config' | 'schedule' | 'variant' | 'misuse'>,
+  o: Pick<CampaignOptions, 'threads' | 'maxOps' | 'config' | 'schedule' | 'variant' | 'misuse'> & { native?: NativeSpec | null },
   seed: number,
   path: string,
 ): { found: CaseFinding | null; calls: number } {

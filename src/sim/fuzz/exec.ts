@@ -12,6 +12,7 @@ import type { TraceEvent } from '../trace/reader.js';
 import { MemoryRecorder, syntheticHeader } from './feed.js';
 import { N_SLOTS, decodeOp, describeOp, type FuzzCase, type Op } from './program.js';
 import { PctScheduler, PickScheduler, type ScheduleMode, type Scheduler } from './schedule.js';
+import { checkNative, type NativeServer } from './native.js';
 import { installVariant, type ModelVariant } from './variants.js';
 
 export interface ExecEnv {
@@ -20,11 +21,13 @@ export interface ExecEnv {
   schedule: ScheduleMode;
   variant: ModelVariant | null;
   misuse: boolean;
+  /** --native: each case also runs on this hakmem-replay --serve (native.ts). */
+  native?: NativeServer | null;
 }
 
 export interface Finding {
-  kind: 'violation' | 'disagreement' | 'exception';
-  /** Invariant id (I1..I13), 'disagreement' or 'exception'. */
+  kind: 'violation' | 'disagreement' | 'exception' | 'native';
+  /** Invariant id (I1..I13), 'disagreement', 'exception', or native-disagreement / native-crash / native-hang. */
   id: string;
   /** One line. */
   message: string;
@@ -72,12 +75,13 @@ export function executeCase(
     engine.apply(ev);
   };
   const mem = new MemoryRecorder(env.cfg, sink, { internal: true });
-  if (opts.tracePath) mem.recordTo(opts.tracePath);
+  const native = env.native ?? null;
+  const tracePath = opts.tracePath ?? native?.tracePath;
+  if (tracePath) mem.recordTo(tracePath);
   if (env.variant) {
     installVariant(mem.model, env.variant);
     installVariant(engine.model, env.variant);
   }
-  const rec = mem;
   const result: ExecResult = { finding: null, calls: 0, events: 0, preemptions: 0, misuseDetected: 0, log: [] };
   const log = opts.log === true;
   let seenViolations = 0;
@@ -112,6 +116,21 @@ export function executeCase(
   };
 
   const nThreads = c.threads.length;
+  // Trace thread indices are handed out in first-call order, as the native allocator numbers
+  // its threads (a program thread that calls first is trace thread 0), so a replay of the trace
+  // by hakmem-replay has the same threads at every point (fuzz --native compares digests).
+  const tmap = new Array<number>(nThreads).fill(-1);
+  let nextTid = 0;
+  const tr = (t: number): number => (tmap[t] >= 0 ? tmap[t] : (tmap[t] = nextTid++));
+  const started = (t: number): boolean => tmap[t] >= 0 && mem.isStarted(tmap[t]);
+  const rec = {
+    malloc: (t: number, n: number) => mem.malloc(tr(t), n),
+    calloc: (t: number, m: number, n: number) => mem.calloc(tr(t), m, n),
+    memalign: (t: number, fn: Parameters<typeof mem.memalign>[1], a: number, n: number) => mem.memalign(tr(t), fn, a, n),
+    realloc: (t: number, p: number, n: number) => mem.realloc(tr(t), p, n),
+    free: (t: number, p: number) => mem.free(tr(t), p),
+    threadExit: (t: number) => mem.threadExit(tr(t)),
+  };
   const ops: Op[][] = c.threads.map((list) => list.map((raw) => decodeOp(raw, c.swarm, c.palette, env.sizes, misuse)));
   const pc = new Array<number>(nThreads).fill(0);
   const slots = new Array<number>(N_SLOTS).fill(0);
@@ -193,7 +212,7 @@ export function executeCase(
       const skip =
         ((op.kind === 'free' || op.kind === 'interior-free') && slots[op.slot] === 0) ||
         (op.kind === 'double-free' && stale[op.slot] === 0) ||
-        (op.kind === 'exit' && (tid === 0 || !mem.isStarted(tid)));
+        (op.kind === 'exit' && (tid === 0 || !started(tid)));
       if (!skip) {
         run(tid, op);
         if (check()) stopped = true;
@@ -201,7 +220,7 @@ export function executeCase(
       if (pc[tid] >= ops[tid].length || exited.has(tid)) {
         runnable.splice(i, 1);
         // A thread that is done exits (the main thread last, after the teardown).
-        if (tid !== 0 && !exited.has(tid) && !stopped && mem.isStarted(tid)) {
+        if (tid !== 0 && !exited.has(tid) && !stopped && started(tid)) {
           if (log) result.log.push(`t${tid}: thread exit (done)`);
           rec.threadExit(tid);
           exited.add(tid);
@@ -229,7 +248,7 @@ export function executeCase(
     if (!stopped && toCompletion) {
       // Every thread that is still live exits (the main thread last).
       for (let t = 1; t < nThreads; t++) {
-        if (exited.has(t) || !mem.isStarted(t)) continue;
+        if (exited.has(t) || !started(t)) continue;
         if (log) result.log.push(`t${t}: thread exit (end)`);
         rec.threadExit(t);
         exited.add(t);
@@ -252,5 +271,11 @@ export function executeCase(
     mem.closeTrace();
   }
   result.events = mem.eventCount;
+  if (native !== null && tracePath && (result.finding === null || toCompletion)) {
+    // The twin ran it clean (with toCompletion: a saved native finding, run again): the real
+    // allocator must agree with it event by event.
+    const f = checkNative(native, tracePath);
+    if (result.finding === null) result.finding = f;
+  }
   return result;
 }

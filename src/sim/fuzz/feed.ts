@@ -30,6 +30,7 @@ export function syntheticHeader(cfg: HakmemConfig, internal: boolean): TraceHead
     comm: 'fuzz',
     heapBase: SYNTH_HEAP_BASE,
     heapBytes: cfg.heapReserveBytes,
+    orderedSlots: null,
     config: configEntries(cfg),
   };
 }

@@ -101,7 +101,19 @@ export const SMALL_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   poolFreePagesMaxCount: 1,
 });
 
-export const CONFIG_PRESETS = { small: SMALL_CONFIG, default: DEFAULT_CONFIG } as const;
+/**
+ * `tight`: `small` with 16 KiB slabs and at most one SuperSlab mapped (superslab_max_count 1):
+ * four slabs for every thread and class, so a refill fails within a few calls and an allocator
+ * that holds on to memory (slabs never released, TLS lists never spilled) runs out where the
+ * correct one does not.
+ */
+export const TIGHT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
+  ...SMALL_CONFIG,
+  slabSizeBytes: 16384,
+  superslabMaxCount: 1,
+});
+
+export const CONFIG_PRESETS = { small: SMALL_CONFIG, tight: TIGHT_CONFIG, default: DEFAULT_CONFIG } as const;
 export type ConfigPreset = keyof typeof CONFIG_PRESETS;
 
 export function presetConfig(name: ConfigPreset): HakmemConfig {

@@ -9,6 +9,7 @@ import type { CaseFinding } from './campaign.js';
 import { executeCase, type ExecEnv } from './exec.js';
 import type { ConfigPreset } from './program.js';
 import type { ScheduleMode } from './schedule.js';
+import type { NativeSpec } from './native.js';
 import type { ModelVariant } from './variants.js';
 
 export interface RerunSpec {
@@ -18,6 +19,7 @@ export interface RerunSpec {
   schedule: ScheduleMode;
   variant: ModelVariant | null;
   misuse: boolean;
+  native?: NativeSpec | null;
 }
 
 export interface SavedFinding {
@@ -46,9 +48,20 @@ export function rerunLine(f: Pick<CaseFinding, 'roundSeed' | 'path'>, s: RerunSp
     `--config ${s.config}`,
     `--schedule ${s.schedule}`,
   ];
+  if (s.native) parts.push('--native');
+  if (s.native?.variant) parts.push(`--variant ${s.native.variant}`);
   if (s.variant) parts.push(`--variant ${s.variant}`);
   if (s.misuse) parts.push('--misuse');
   return parts.join(' ');
+}
+
+function allocatorText(spec: RerunSpec): string {
+  if (spec.native) {
+    return spec.native.variant
+      ? `the real allocator with the seeded bug "${spec.native.variant}" (native/build/hakmem-replay-${spec.native.variant}) against the twin`
+      : 'the real allocator (native/build/hakmem-replay) against the twin';
+  }
+  return spec.variant ? `the twin with the seeded bug "${spec.variant}"` : 'the twin (src/model)';
 }
 
 export function findingName(f: CaseFinding, variant: string | null): string {
@@ -58,7 +71,7 @@ export function findingName(f: CaseFinding, variant: string | null): string {
 
 export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: RerunSpec): SavedFinding {
   fs.mkdirSync(dir, { recursive: true });
-  const name = findingName(f, spec.variant);
+  const name = findingName(f, spec.native ? `native-${spec.native.variant ?? 'correct'}` : spec.variant);
   const trace = path.join(dir, `${name}.hkt`);
   const text = path.join(dir, `${name}.txt`);
   const upTo = executeCase(f.case, env);
@@ -70,7 +83,7 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
     `finding     ${found.kind} ${found.id}`,
     `reason      ${found.message}`,
     `where       event ${found.event}, thread ${found.tid}`,
-    `allocator   ${spec.variant ? `the twin with the seeded bug "${spec.variant}"` : 'the twin (src/model)'}, config ${spec.config}, schedule ${spec.schedule}${spec.misuse ? ', misuse mode' : ''}`,
+    `allocator   ${allocatorText(spec)}, config ${spec.config}, schedule ${spec.schedule}${spec.misuse ? ', misuse mode' : ''}`,
     `size        ${upTo.calls} calls, ${upTo.events} trace events, ${upTo.preemptions} preemptions up to the finding (shrunk in ${f.shrinks} steps); the trace runs on to the end: ${run.calls} calls, ${run.events} events`,
     `replay      ${replayLine}`,
     `re-run      ${line}`,
@@ -83,6 +96,15 @@ export function saveFinding(dir: string, f: CaseFinding, env: ExecEnv, spec: Rer
     `  ${JSON.stringify(f.case)}`,
     '',
   ];
+  if (spec.native) {
+    const diff = `hakmem-sim diff --native${spec.native.variant ? ` --variant ${spec.native.variant}` : ''} ${trace}`;
+    body.push(
+      `The trace was written by the twin; the real allocator${spec.native.variant ? ` with the seeded bug "${spec.native.variant}"` : ''} disagreed with it,`,
+      `crashed or hung when replaying it. Compare the two event by event with:`,
+      `  ${diff}`,
+      '',
+    );
+  }
   if (spec.variant) {
     body.push(
       `Note: the trace was written by the allocator with the seeded bug, so \`hakmem-sim replay\` (the correct`,

@@ -1,10 +1,18 @@
 /**
- * The .hkt trace format, version 1: the TypeScript twin of
+ * The .hkt trace format, versions 1 and 2: the TypeScript twin of
  * native/include/hakmem_trace_format.h. docs/trace-format.md is the prose.
  */
 
 export const HKT_MAGIC = 'HKMTRACE';
 export const HKT_VERSION = 1;
+/** A fast-mode trace never closed (left by a crash): ordered prefix, then per-thread chunks. */
+export const HKT_VERSION_CHUNKED = 2;
+/** Header offset of ordered_slots (version 2). */
+export const HKT_ORDERED_OFFSET = 160;
+export const HKT_CHUNK_SLOTS = 64;
+/** Version-2 records inside the chunk area (never in a version-1 trace). */
+export const OP_CHUNK = 48;
+export const OP_CLOCK = 49;
 export const HKT_HEADER_BYTES = 4096;
 export const HKT_SLOT_BYTES = 16;
 export const HKT_CONFIG_OFFSET = 256;

@@ -9,7 +9,10 @@ import {
   HKT_HEADER_BYTES,
   HKT_MAGIC,
   HKT_SLOT_BYTES,
+  HKT_CHUNK_SLOTS,
+  HKT_ORDERED_OFFSET,
   HKT_VERSION,
+  HKT_VERSION_CHUNKED,
   headerCrc,
 } from './format.js';
 import { TraceError } from './errors.js';
@@ -30,6 +33,11 @@ export interface TraceHeader {
   comm: string;
   heapBase: number;
   heapBytes: number;
+  /**
+   * Version 2 only: slots before this are in global order and the chunk area starts at it
+   * rounded up to 64; null when the whole body is in order (version 1, or no chunk yet).
+   */
+  orderedSlots: number | null;
   /** The allocator's configuration, by name, in header order. */
   config: Map<string, bigint>;
 }
@@ -59,8 +67,8 @@ export function parseHeader(file: string, buf: Uint8Array, fileBytes: number): T
   }
   const view = new DataView(buf.buffer, buf.byteOffset, HKT_HEADER_BYTES);
   const version = view.getUint32(8, true);
-  if (version !== HKT_VERSION) {
-    throw new TraceError(file, 8, null, `unsupported trace format version ${version} (this reader knows ${HKT_VERSION})`);
+  if (version !== HKT_VERSION && version !== HKT_VERSION_CHUNKED) {
+    throw new TraceError(file, 8, null, `unsupported trace format version ${version} (this reader knows ${HKT_VERSION} and ${HKT_VERSION_CHUNKED})`);
   }
   const headerBytes = view.getUint32(12, true);
   const slotBytes = view.getUint32(16, true);
@@ -72,7 +80,18 @@ export function parseHeader(file: string, buf: Uint8Array, fileBytes: number): T
   if (crc !== want) {
     throw new TraceError(file, 76, null, `header checksum mismatch (stored ${hex32(crc)}, computed ${hex32(want)}): the header is corrupt`);
   }
-  const flags = view.getUint32(20, true);
+  // A version-2 file was never closed (closing merges it into version 1): always recovered.
+  const flags = version === HKT_VERSION_CHUNKED ? view.getUint32(20, true) & ~FLAG_COMPLETE : view.getUint32(20, true);
+  let orderedSlots: number | null = null;
+  if (version === HKT_VERSION_CHUNKED) {
+    const ordered = u64(view, HKT_ORDERED_OFFSET);
+    if (ordered !== 0xffff_ffff_ffff_ffffn) {
+      if (ordered > BigInt(Number.MAX_SAFE_INTEGER - HKT_CHUNK_SLOTS)) {
+        throw new TraceError(file, HKT_ORDERED_OFFSET, null, `ordered_slots ${ordered} is out of range`);
+      }
+      orderedSlots = Number(ordered);
+    }
+  }
   const configCount = view.getUint32(72, true);
   if (configCount > HKT_CONFIG_MAX_ENTRIES) {
     throw new TraceError(file, 72, null, `config table claims ${configCount} entries (at most ${HKT_CONFIG_MAX_ENTRIES})`);
@@ -102,6 +121,7 @@ export function parseHeader(file: string, buf: Uint8Array, fileBytes: number): T
     comm: cstr(buf.subarray(80, 144)),
     heapBase: u64n(view, 144),
     heapBytes: u64n(view, 152),
+    orderedSlots,
     config,
   };
 }

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { EXT_RANGE, EXT_SHIFT, HKT_HEADER_BYTES, HKT_SLOT_BYTES, OP_EXT, OP_MASK, OP_NAMES, slotCheck } from './format.js';
+import { EXT_RANGE, EXT_SHIFT, HKT_CHUNK_SLOTS, HKT_HEADER_BYTES, HKT_SLOT_BYTES, OP_EXT, OP_MASK, OP_NAMES, slotCheck } from './format.js';
+import { ChunkMerge, MergeError } from './chunks.js';
 import { TraceError } from './errors.js';
 import { parseHeader, type TraceHeader } from './header.js';
 
@@ -47,6 +48,14 @@ export class TraceFile {
   /** Slots holding events: for a recovered trace, up to the last non-empty slot. */
   readonly slotLimit: number;
   readonly fileBytes: number;
+  /**
+   * Version 2 (a fast-mode trace left by a crash): the ordered prefix is read first, up to its
+   * last non-empty slot, then the per-thread chunks from chunkBase on, merged (chunks.ts).
+   * Version 1: prefixSlots = slotLimit and chunked is false.
+   */
+  readonly prefixSlots: number;
+  readonly chunked: boolean;
+  readonly chunkBase: number;
 
   private constructor(
     readonly path: string,
@@ -54,10 +63,14 @@ export class TraceFile {
     header: TraceHeader,
     fileBytes: number,
     slotLimit: number,
+    prefixSlots: number,
   ) {
     this.header = header;
     this.fileBytes = fileBytes;
     this.slotLimit = slotLimit;
+    this.prefixSlots = prefixSlots;
+    this.chunked = header.orderedSlots !== null;
+    this.chunkBase = header.orderedSlots === null ? slotLimit : Math.ceil(header.orderedSlots / HKT_CHUNK_SLOTS) * HKT_CHUNK_SLOTS;
   }
 
   static open(path: string): TraceFile {
@@ -97,7 +110,9 @@ export class TraceFile {
         }
         slotLimit = lastNonEmptySlot(fd, body / HKT_SLOT_BYTES) + 1;
       }
-      return new TraceFile(path, fd, header, st.size, slotLimit);
+      const ordered = header.orderedSlots;
+      const prefixSlots = ordered === null ? slotLimit : lastNonEmptySlot(fd, Math.min(ordered, slotLimit)) + 1;
+      return new TraceFile(path, fd, header, st.size, slotLimit, prefixSlots);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -148,6 +163,9 @@ export class TraceCursor {
   holes = 0;
   /** Set when allowPrefix stopped the cursor at a corrupt slot. */
   stoppedAt: TraceError | null = null;
+  /** Version 2: the merge of the chunks, once the ordered prefix is read. */
+  private merge: ChunkMerge | null = null;
+  private prefixHoles = 0;
 
   constructor(
     private readonly trace: TraceFile,
@@ -159,23 +177,44 @@ export class TraceCursor {
     return this.nextIndex;
   }
 
-  /** The slot the next event starts at (for checkpoints). */
+  /**
+   * The slot the next event starts at (for checkpoints). Inside the merged chunks of a version-2
+   * trace there is no such slot: the position is then past the prefix (slots consumed so far) and
+   * `seek` finds it again by its index.
+   */
   get position(): { slot: number; index: number } {
+    if (this.merge) return { slot: Math.min(this.trace.slotLimit, this.trace.prefixSlots + 1 + this.merge.consumed), index: this.nextIndex };
     return { slot: this.nextSlot, index: this.nextIndex };
   }
 
-  /** Continue from a position taken earlier with `position` (a checkpoint). */
+  /**
+   * Continue from a position taken earlier with `position` (a checkpoint). A position inside the
+   * merged chunks of a version-2 trace is reached by reading from the start up to its index.
+   */
   seek(pos: { slot: number; index: number }): void {
-    this.nextSlot = pos.slot;
-    this.nextIndex = pos.index;
     this.stoppedAt = null;
+    this.merge = null;
+    if (!this.trace.chunked || pos.slot <= this.trace.prefixSlots) {
+      this.nextSlot = pos.slot;
+      this.nextIndex = pos.index;
+      return;
+    }
+    this.nextSlot = 0;
+    this.nextIndex = 0;
+    this.holes = 0;
+    const ev = newEvent();
+    while (this.nextIndex < pos.index && this.next(ev)) {
+      /* skip */
+    }
   }
 
   /** Fill `ev` with the next event; false at the end of the trace. */
   next(ev: TraceEvent): boolean {
-    const limit = this.trace.slotLimit;
+    const limit = this.trace.prefixSlots;
+    if (this.trace.chunked && (this.merge || this.nextSlot >= limit)) return this.nextMerged(ev);
     for (;;) {
-      if (this.nextSlot >= limit || this.stoppedAt) return false;
+      if (this.stoppedAt) return false;
+      if (this.nextSlot >= limit) return this.trace.chunked ? this.nextMerged(ev) : false;
       const slot = this.nextSlot;
       const off = this.loadSlot(slot);
       const opByte = this.buf[off];
@@ -242,9 +281,31 @@ export class TraceCursor {
     return true;
   }
 
+  /** Version 2, past the ordered prefix: the next event of the merged chunks. */
+  private nextMerged(ev: TraceEvent): boolean {
+    if (this.stoppedAt) return false;
+    try {
+      if (!this.merge) {
+        this.prefixHoles = this.holes;
+        this.merge = new ChunkMerge(this.fd, this.trace.slotLimit, this.trace.chunkBase);
+        this.merge.begin();
+      }
+      const c = this.merge.peek();
+      this.holes = this.prefixHoles + this.merge.holes;
+      if (!c) return false;
+      this.merge.take(c, ev);
+      this.holes = this.prefixHoles + this.merge.holes;
+    } catch (err) {
+      if (err instanceof MergeError) return this.fail(err.slot, err.problem);
+      throw err;
+    }
+    ev.index = this.nextIndex++;
+    return true;
+  }
+
   /** After a hole, extension slots of the lost event are skipped too. */
   private skipOrphanExt(): void {
-    while (this.nextSlot < this.trace.slotLimit) {
+    while (this.nextSlot < this.trace.prefixSlots) {
       const off = this.loadSlot(this.nextSlot);
       if (this.buf[off] !== OP_EXT) return;
       this.holes++;
