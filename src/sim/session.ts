@@ -20,6 +20,12 @@ interface Checkpoint {
 const MAX_SPARSE = 256;
 const DENSE_SPACING = 64;
 const MAX_DENSE = 64;
+/**
+ * Dense checkpoints a move forward lays before its target: enough that the first steps back are
+ * instant, few enough that a jump costs little more than the replay (each is an engine snapshot).
+ * Further back, back() lays the whole dense window from the nearest sparse checkpoint.
+ */
+const FORWARD_DENSE = 4;
 
 export class ReplaySession {
   readonly trace: TraceFile;
@@ -96,13 +102,13 @@ export class ReplaySession {
   /**
    * Apply up to `maxEvents` events towards `target` (a move in slices, as the TUI does, passes
    * the same target every time); returns how many were applied. Within the last
-   * DENSE_SPACING * MAX_DENSE events before the target it lays dense checkpoints, so that the
-   * first step back after a long move forward restores one of them instead of replaying from
-   * a sparse checkpoint up to `sparseSpacing` events back.
+   * DENSE_SPACING * FORWARD_DENSE events before the target it lays dense checkpoints, so that
+   * the first steps back after a long move forward restore one of them instead of replaying
+   * from a sparse checkpoint up to `sparseSpacing` events back.
    */
   advance(target: number, maxEvents: number): number {
     let i = 0;
-    const denseFrom = target - DENSE_SPACING * MAX_DENSE;
+    const denseFrom = target - DENSE_SPACING * FORWARD_DENSE;
     while (i < maxEvents && this.position < target && this.step()) {
       i++;
       const p = this.position;

@@ -119,7 +119,9 @@ export class TraceChecks {
       } else if (placed !== null && wantClass >= 0 && placed.classIdx !== wantClass) {
         this.flag('I9', event, tid, ptr, placed, `a ${size}-byte request belongs to class ${wantClass}, but landed in a slab of class ${placed.classIdx}`);
       }
-      if (placed !== null && placed.kind !== RegionKind.Large) {
+      // When the twin placed a block at this very offset it starts a block of its slab by construction
+      // (slab * slab size + block * class size): the two integer divisions below are for the others.
+      if (placed !== null && placed.kind !== RegionKind.Large && placed.offset !== offset) {
         const cls = placed.usableBytes;
         const within = placed.kind === RegionKind.SuperSlab ? offset % this.cfg.slabSizeBytes : offset;
         if (cls > 0 && within % cls !== 0) {
