@@ -459,6 +459,21 @@ export class HakmemModel {
     return { state: structuredClone(this.h.st) };
   }
 
+  /**
+   * Back to the state of a new model (the fuzzer reuses one model for many cases instead of
+   * building one per case). Clears events; the LRU operation counter goes on (it is only ever
+   * compared before and after a call).
+   */
+  reset(): void {
+    this.h.st = newModelState(this.cfg);
+    this.h.events = [];
+    this.h.gotSlab = null;
+    this.h.got.length = 0;
+    this.h.touched.length = 0;
+    this.cSlab = null;
+    this.cLarge = null;
+  }
+
   /** Return to a snapshot (copied again, so the snapshot can be restored more than once). Clears events. */
   restore(s: ModelSnapshot): void {
     this.h.st = structuredClone(s.state);

@@ -121,6 +121,11 @@ export class AddressMap {
     return [...this.regions.values()].map((r) => ({ ...r }));
   }
 
+  /** No region mapped (as new). */
+  reset(): void {
+    this.restore([]);
+  }
+
   restore(regions: MappedRegion[]): void {
     this.regions.clear();
     this.large = [];

@@ -150,8 +150,7 @@ function property(env: ExecEnv, arb: fc.Arbitrary<FuzzCase>, counters: Counters,
 }
 
 /** Run one round: fc.check with the round's seed; on failure, the shrunk case. */
-export function runRound(o: CampaignOptions, round: number, runs: number, counters: Counters): CaseFinding | null {
-  const env = execEnv(o);
+export function runRound(o: CampaignOptions, round: number, runs: number, counters: Counters, env: ExecEnv = execEnv(o)): CaseFinding | null {
   const arb = caseArbitrary(o.threads, o.misuse, env.sizes, o.maxOps, o.schedule);
   const seed = roundSeed(o.seed, round);
   const last: { finding: Finding | null } = { finding: null };
@@ -193,6 +192,8 @@ export function runCampaign(o: CampaignOptions, hooks: { onRound?: (r: CampaignR
   const deadline = o.timeSeconds !== null ? start + o.timeSeconds * 1000 : Infinity;
   // Run budget: the shard's rounds 0..K-1 (shard-local), this worker's share of them.
   const totalRuns = o.runs ?? Infinity;
+  // One environment (configuration, size table, the engine the cases reuse) for every round.
+  const env = execEnv(o);
   for (let k = 0; ; k++) {
     const shardLocal = k * o.workerCount + o.workerIndex;
     const runsBefore = shardLocal * ROUND_RUNS;
@@ -201,7 +202,7 @@ export function runCampaign(o: CampaignOptions, hooks: { onRound?: (r: CampaignR
     if (hooks.stop?.()) break;
     const runs = Math.min(ROUND_RUNS, totalRuns - runsBefore);
     const round = roundIndex(k, o);
-    const found = runRound(o, round, runs, counters);
+    const found = runRound(o, round, runs, counters, env);
     result.rounds++;
     Object.assign(result, { runs: counters.runs, calls: counters.calls, events: counters.events, preemptions: counters.preemptions, misuseDetected: counters.misuseDetected });
     result.seconds = (performance.now() - start) / 1000;

@@ -23,6 +23,12 @@ export interface ExecEnv {
   misuse: boolean;
   /** --native: each case also runs on this hakmem-replay --serve (native.ts). */
   native?: NativeServer | null;
+  /**
+   * The engine and recorder the cases of this environment run on, built by the first case and
+   * reset by each later one (executeCase). Cases with a model variant build their own: a
+   * variant's wrappers keep state of their own across calls.
+   */
+  twin?: { engine: ReplayEngine; mem: MemoryRecorder } | null;
 }
 
 export interface Finding {
@@ -65,23 +71,31 @@ export function executeCase(
   env: ExecEnv,
   opts: { log?: boolean; tracePath?: string; toCompletion?: boolean } = {},
 ): ExecResult {
-  const header = syntheticHeader(env.cfg, true);
   const misuse = env.misuse;
-  const engine = new ReplayEngine(header, { checks: 'full', maxDisagreements: misuse ? 1 << 20 : 4 });
   let lastIndex = -1;
   let stopped = false;
+  let engine: ReplayEngine;
+  let mem: MemoryRecorder;
   const sink = (ev: TraceEvent) => {
     lastIndex = ev.index;
     engine.apply(ev);
   };
-  const mem = new MemoryRecorder(env.cfg, sink, { internal: true });
+  if (!env.variant && env.twin) {
+    engine = env.twin.engine;
+    mem = env.twin.mem;
+    engine.reset();
+    mem.resetTo(sink);
+  } else {
+    engine = new ReplayEngine(syntheticHeader(env.cfg, true), { checks: 'full', maxDisagreements: misuse ? 1 << 20 : 4 });
+    mem = new MemoryRecorder(env.cfg, sink, { internal: true });
+    if (env.variant) {
+      installVariant(mem.model, env.variant);
+      installVariant(engine.model, env.variant);
+    } else env.twin = { engine, mem };
+  }
   const native = env.native ?? null;
   const tracePath = opts.tracePath ?? native?.tracePath;
   if (tracePath) mem.recordTo(tracePath);
-  if (env.variant) {
-    installVariant(mem.model, env.variant);
-    installVariant(engine.model, env.variant);
-  }
   const result: ExecResult = { finding: null, calls: 0, events: 0, preemptions: 0, misuseDetected: 0, log: [] };
   const log = opts.log === true;
   let seenViolations = 0;

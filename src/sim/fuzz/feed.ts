@@ -45,7 +45,14 @@ class FeedSink implements TraceSink {
   /** Also write every event here (the saved reproducer). */
   file: FileSink | null = null;
 
-  constructor(private readonly onEvent: EventSink) {}
+  constructor(public onEvent: EventSink) {}
+
+  reset(onEvent: EventSink): void {
+    this.close();
+    this.onEvent = onEvent;
+    this.events = 0;
+    this.slots = 0;
+  }
 
   emit(op: number, tid: number, a: number, b: number, nExt: number, ea0: number, eb0: number, ea1: number, eb1: number): void {
     const ev = this.ev;
@@ -78,6 +85,12 @@ export class MemoryRecorder extends SynthRecorder {
     const feed = new FeedSink(sink);
     super(feed, cfg, { internal: opts.internal, comm: 'fuzz' });
     this.feed = feed;
+  }
+
+  /** Back to a new recorder's state, handing events to `sink` from now on. */
+  resetTo(sink: EventSink): void {
+    super.reset();
+    this.feed.reset(sink);
   }
 
   /** Write every event from now on to a trace file as well (close with `closeTrace`). */

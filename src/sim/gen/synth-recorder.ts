@@ -83,6 +83,17 @@ export class SynthRecorder {
     this.sink = typeof target === 'string' ? new FileSink(target, cfg, opts.internal ?? false, opts.comm ?? 'synthetic') : target;
   }
 
+  /** Back to a new recorder's state (same sink; the fuzzer reuses one recorder across cases). */
+  reset(): void {
+    this.model.reset();
+    this.events = 0;
+    this.addresses.reset();
+    this.started.clear();
+    this.nextSs = 0;
+    this.nextPage = 0;
+    this.largeCursor = SYNTH_HEAP_BASE + this.heapBytes / 2;
+  }
+
   get eventCount(): number {
     return this.events;
   }

@@ -236,6 +236,14 @@ export class LiveTable {
     return out;
   }
 
+  /** Empty, at the initial capacity (as new: the same probe order as a new table). */
+  reset(): void {
+    if (this.bits === MIN_BITS) {
+      if (this.count !== 0) this.keys.fill(EMPTY);
+    } else this.alloc(MIN_BITS);
+    this.count = 0;
+  }
+
   /** Back to a snapshot (it can be restored more than once). */
   restore(s: LiveTableSnapshot): void {
     this.alloc(s.bits);

@@ -27,6 +27,11 @@ export class ModelChecks {
     return new Map(this.users);
   }
 
+  /** As new. */
+  reset(): void {
+    this.users.clear();
+  }
+
   restore(users: Map<number, number>): void {
     this.users.clear();
     for (const [k, v] of users) this.users.set(k, v);

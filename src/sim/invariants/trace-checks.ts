@@ -75,6 +75,14 @@ export class TraceChecks {
     return { blocks: blocks.snapshot(), ringSlots, ringPtrs, ringEvents, ringLength: ring.length, freedAt: this.freedAt };
   }
 
+  /** As new: no block, nothing freed. */
+  reset(): void {
+    this.blocks.reset();
+    this.freedRing = EMPTY_RING;
+    this.freedRingEvent = EMPTY_RING;
+    this.freedAt = 0;
+  }
+
   restore(s: TraceChecksSnapshot): void {
     this.blocks.restore(s.blocks);
     if (s.ringLength !== 0) {
