@@ -116,6 +116,13 @@ export interface ModelState {
   poolPagesMapped: number;
 }
 
+/** n empty lists (a plain loop: Array.from with a map function is slow on this path, built per thread). */
+export function emptyLists(n: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) out.push([]);
+  return out;
+}
+
 export function newModelState(cfg: Readonly<HakmemConfig>): ModelState {
   return {
     nextRegionId: 1,
@@ -125,8 +132,8 @@ export function newModelState(cfg: Readonly<HakmemConfig>): ModelState {
     exited: new Map(),
     nonFull: [],
     lru: [],
-    orphanSlabs: Array.from({ length: cfg.tinyClassCount }, () => []),
-    orphanPages: Array.from({ length: cfg.poolClassCount }, () => []),
+    orphanSlabs: emptyLists(cfg.tinyClassCount),
+    orphanPages: emptyLists(cfg.poolClassCount),
     freePages: [],
     superslabsMapped: 0,
     poolPagesMapped: 0,

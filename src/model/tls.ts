@@ -7,16 +7,16 @@
  */
 import { acquireSlab, releaseSharedSlab } from './shared-pool.js';
 import { pushRemote, resetSlabMeta, take } from './superslab.js';
-import { LIVE, slabKey, type Heap, type SlabMeta, type ThreadState } from './state.js';
+import { LIVE, emptyLists, slabKey, type Heap, type SlabMeta, type ThreadState } from './state.js';
 
 export function newThreadState(h: Heap, tid: number, registered: boolean): ThreadState {
   const cfg = h.cfg;
   return {
     tid,
     registered,
-    tlsList: Array.from({ length: cfg.tinyClassCount }, () => []),
-    ownedSlabs: Array.from({ length: cfg.tinyClassCount }, () => []),
-    ownedPages: Array.from({ length: cfg.poolClassCount }, () => []),
+    tlsList: emptyLists(cfg.tinyClassCount),
+    ownedSlabs: emptyLists(cfg.tinyClassCount),
+    ownedPages: emptyLists(cfg.poolClassCount),
   };
 }
 

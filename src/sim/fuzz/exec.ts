@@ -10,7 +10,7 @@ import { ReplayEngine } from '../engine.js';
 import { SYNTH_HEAP_BASE } from '../gen/synth-recorder.js';
 import type { TraceEvent } from '../trace/reader.js';
 import { MemoryRecorder, syntheticHeader } from './feed.js';
-import { N_SLOTS, decodeOp, describeOp, type FuzzCase, type Op } from './program.js';
+import { N_SLOTS, decodeOp, decodeOpInto, describeOp, swarmTotal, type FuzzCase, type Op } from './program.js';
 import { PctScheduler, PickScheduler, type ScheduleMode, type Scheduler } from './schedule.js';
 import { checkNative, type NativeServer } from './native.js';
 import { installVariant, type ModelVariant } from './variants.js';
@@ -145,7 +145,10 @@ export function executeCase(
     free: (t: number, p: number) => mem.free(tr(t), p),
     threadExit: (t: number) => mem.threadExit(tr(t)),
   };
-  const ops: Op[][] = c.threads.map((list) => list.map((raw) => decodeOp(raw, c.swarm, c.palette, env.sizes, misuse)));
+  // Raw ops are decoded as they run, into one Op (`cur`).
+  const ops = c.threads;
+  const cur = decodeOp([0, 0, 0], c.swarm, c.palette, env.sizes, misuse);
+  const total = swarmTotal(c.swarm, misuse);
   const pc = new Array<number>(nThreads).fill(0);
   const slots = new Array<number>(N_SLOTS).fill(0);
   const stale = new Array<number>(N_SLOTS).fill(0);
@@ -220,7 +223,7 @@ export function executeCase(
       const tid = runnable[i];
       if (current >= 0 && tid !== current && runnable.includes(current)) result.preemptions++;
       current = tid;
-      const op = ops[tid][pc[tid]++];
+      const op = decodeOpInto(cur, ops[tid][pc[tid]++], c.swarm, c.palette, env.sizes, misuse, total);
       // A free of an empty slot, an exit of the main thread or of a thread that has made no call
       // yet, is no call at all.
       const skip =

@@ -143,10 +143,35 @@ export function sizeTable(cfg: HakmemConfig): number[] {
 
 /** Decode a raw op with this run's swarm weights. */
 export function decodeOp(raw: RawOp, swarm: readonly number[], palette: readonly number[], sizes: readonly number[], misuse: boolean): Op {
-  const [roll, sizeIdx, arg] = raw;
+  const op: Op = { kind: 'malloc', slot: 0, size: 0, align: 0, nmemb: 0, fn: 'posix_memalign', delta: 0 };
+  return decodeOpInto(op, raw, swarm, palette, sizes, misuse, swarmTotal(swarm, misuse));
+}
+
+/** The sum of the swarm weights of the kinds in play (decodeOpInto's `total`). */
+export function swarmTotal(swarm: readonly number[], misuse: boolean): number {
   const nKinds = misuse ? OP_KINDS.length + MISUSE_KINDS.length : OP_KINDS.length;
   let total = 0;
   for (let k = 0; k < nKinds; k++) total += swarm[k] ?? 0;
+  return total;
+}
+
+/**
+ * decodeOp into an Op the caller reuses (the executor decodes each op as it runs it, into one
+ * object, instead of building an object per op of the case up front).
+ */
+export function decodeOpInto(
+  out: Op,
+  raw: RawOp,
+  swarm: readonly number[],
+  palette: readonly number[],
+  sizes: readonly number[],
+  misuse: boolean,
+  total: number,
+): Op {
+  const roll = raw[0];
+  const sizeIdx = raw[1];
+  const arg = raw[2];
+  const nKinds = misuse ? OP_KINDS.length + MISUSE_KINDS.length : OP_KINDS.length;
   let kind: OpKind = 'malloc';
   if (total > 0) {
     let r = roll % total;
@@ -162,16 +187,15 @@ export function decodeOp(raw: RawOp, swarm: readonly number[], palette: readonly
   // A thread exit ends the thread's program: only one in eight exit rolls is one.
   if (kind === 'exit' && (arg & 7) !== 0) kind = 'malloc';
   const fn = MEMALIGN_FNS[(arg >>> 3) % MEMALIGN_FNS.length];
-  return {
-    kind,
-    slot: arg % N_SLOTS,
-    size: sizes[(palette.length === 0 ? 0 : palette[sizeIdx % palette.length]) % sizes.length],
-    // valloc and pvalloc take no alignment: the recorder writes the page size.
-    align: fn === 'valloc' || fn === 'pvalloc' ? PAGE_BYTES : ALIGNS[(arg >>> 6) % ALIGNS.length],
-    nmemb: (arg >>> 3) % 4,
-    fn,
-    delta: 8 * (1 + ((arg >>> 3) % 4)),
-  };
+  out.kind = kind;
+  out.slot = arg % N_SLOTS;
+  out.size = sizes[(palette.length === 0 ? 0 : palette[sizeIdx % palette.length]) % sizes.length];
+  // valloc and pvalloc take no alignment: the recorder writes the page size.
+  out.align = fn === 'valloc' || fn === 'pvalloc' ? PAGE_BYTES : ALIGNS[(arg >>> 6) % ALIGNS.length];
+  out.nmemb = (arg >>> 3) % 4;
+  out.fn = fn;
+  out.delta = 8 * (1 + ((arg >>> 3) % 4));
+  return out;
 }
 
 /** One line, as the reproducer prints it. */

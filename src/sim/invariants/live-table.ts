@@ -236,11 +236,13 @@ export class LiveTable {
     return out;
   }
 
-  /** Empty, at the initial capacity (as new: the same probe order as a new table). */
+  /**
+   * Empty. The capacity stays (a reused table does not grow again from 64 slots); only the
+   * slots' positions differ from a new table's, and nothing reads those but snapshot(), which
+   * packs the entries.
+   */
   reset(): void {
-    if (this.bits === MIN_BITS) {
-      if (this.count !== 0) this.keys.fill(EMPTY);
-    } else this.alloc(MIN_BITS);
+    if (this.count !== 0) this.keys.fill(EMPTY);
     this.count = 0;
   }
 

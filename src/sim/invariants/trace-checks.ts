@@ -78,8 +78,11 @@ export class TraceChecks {
   /** As new: no block, nothing freed. */
   reset(): void {
     this.blocks.reset();
-    this.freedRing = EMPTY_RING;
-    this.freedRingEvent = EMPTY_RING;
+    // The ring keeps its size: slots at and past freedAt are only read once the ring has wrapped,
+    // by which time they have all been written again. Cleared anyway, for snapshot().
+    const used = Math.min(this.freedAt, this.freedRing.length);
+    this.freedRing.fill(0, 0, used);
+    this.freedRingEvent.fill(0, 0, used);
     this.freedAt = 0;
   }
 
