@@ -66,11 +66,17 @@ export interface EngineSnapshot {
   ptrMap: [number, PointerRef][];
 }
 
-/** A region or internal event as recorded, normalised for comparison with the model's. */
+/**
+ * A region or internal event as recorded, normalised for comparison with the model's: the trace
+ * op and up to three numbers (compared as numbers; decisionText formats one only for a report).
+ */
 interface Decision {
   event: number;
   tid: number;
-  text: string;
+  op: number;
+  a: number;
+  b: number;
+  c: number;
 }
 
 const MAX_PENDING = 4096;
@@ -253,29 +259,29 @@ export class ReplayEngine {
         this.stats.maps++;
         this.stats.mappedBytes += ev.extB[0];
         this.note(ev, this.addresses.map(ev.a, ev.b, ev.extB[0], ev.extA[0] as RegionKind));
-        this.recorded(ev, `region_map ${ev.a} ${KIND_NAMES[ev.extA[0]] ?? ev.extA[0]} ${ev.extB[0]}`);
+        this.recorded(ev, op, ev.a, ev.extA[0], ev.extB[0]);
         break;
       case Op.REGION_UNMAP:
         this.rememberGone(ev.a);
         this.stats.unmaps++;
         this.stats.mappedBytes -= this.addresses.regions.get(ev.a)?.sizeBytes ?? 0;
         this.note(ev, this.addresses.unmap(ev.a));
-        this.recorded(ev, `region_unmap ${ev.a}`);
+        this.recorded(ev, op, ev.a, 0, 0);
         break;
       case Op.REGION_REUSE:
         this.stats.reuses++;
-        this.recorded(ev, `region_reuse ${ev.a}`);
+        this.recorded(ev, op, ev.a, 0, 0);
         break;
       case Op.REGION_REMAP:
         this.rememberGone(ev.a);
         this.stats.remaps++;
         this.stats.mappedBytes += ev.extB[0] - (this.addresses.regions.get(ev.a)?.sizeBytes ?? 0);
         this.note(ev, this.addresses.remap(ev.a, ev.b, ev.extB[0]));
-        this.recorded(ev, `region_remap ${ev.a} ${ev.extB[0]}`);
+        this.recorded(ev, op, ev.a, 0, ev.extB[0]);
         break;
       default:
         if (op >= Op.REFILL && op <= Op.LRU_EVICT) {
-          if (this.compareInternal) this.recorded(ev, internalText(op, ev.a, ev.b));
+          if (this.compareInternal) this.recorded(ev, op, ev.a, ev.b, 0);
         }
         break;
     }
@@ -399,9 +405,9 @@ export class ReplayEngine {
     return describeRef(ref, this.addresses.regions.get(ref.kind === 'region' ? ref.regionId : -1)?.kind, this.cfg, predicted);
   }
 
-  private recorded(ev: TraceEvent, text: string): void {
+  private recorded(ev: TraceEvent, op: number, a: number, b: number, c: number): void {
     if (!this.comparable) return;
-    this.recordedDecisions.push({ event: ev.index, tid: ev.tid, text });
+    this.recordedDecisions.push({ event: ev.index, tid: ev.tid, op, a, b, c });
     this.matchDecisions(ev);
   }
 
@@ -410,7 +416,7 @@ export class ReplayEngine {
     if (events.length === 0 || !this.comparable) return;
     for (const me of events) {
       if (!this.compareInternal && !isRegionEvent(me)) continue;
-      this.modelDecisions.push({ event: ev.index, tid: ev.tid, text: modelEventText(me) });
+      this.modelDecisions.push(modelDecision(ev.index, ev.tid, me));
     }
     this.matchDecisions(ev);
   }
@@ -423,18 +429,18 @@ export class ReplayEngine {
     while (i < rec.length && i < mod.length) {
       const r = rec[i];
       const m = mod[i];
-      const region = r.text.startsWith('region_');
+      const region = isRegionOp(r.op);
       if (region) this.counts.regionEvents++;
       else this.counts.internalEvents++;
-      if (r.text === m.text) {
+      if (r.op === m.op && r.a === m.a && r.b === m.b && r.c === m.c) {
         if (region) this.counts.regionEventsAgreed++;
         else this.counts.internalEventsAgreed++;
       } else {
         this.disagree(
           { ...ev, index: Math.max(r.event, m.event), tid: r.tid },
           region ? 'region event' : 'internal decision',
-          `${r.text} (event ${r.event})`,
-          `${m.text} (after event ${m.event})`,
+          `${decisionText(r)} (event ${r.event})`,
+          `${decisionText(m)} (after event ${m.event})`,
         );
       }
       i++;
@@ -553,9 +559,9 @@ export class ReplayEngine {
           event: d ? d.event : lastEvent,
           tid: d ? d.tid : 0,
           op: 'end',
-          what: d && d.text.startsWith('region_') ? 'region event' : 'internal decision',
-          recorded: r ? `${r.text} (event ${r.event})` : 'nothing',
-          model: m ? `${m.text} (after event ${m.event})` : 'nothing',
+          what: d && isRegionOp(d.op) ? 'region event' : 'internal decision',
+          recorded: r ? `${decisionText(r)} (event ${r.event})` : 'nothing',
+          model: m ? `${decisionText(m)} (after event ${m.event})` : 'nothing',
         });
       }
     }
@@ -594,30 +600,51 @@ function isRegionEvent(me: ModelEvent): boolean {
   return me.op.startsWith('region_');
 }
 
-function modelEventText(me: ModelEvent): string {
+/** The model's decision in the form of a recorded one (the numbers the trace event would carry). */
+function modelDecision(event: number, tid: number, me: ModelEvent): Decision {
   switch (me.op) {
     case 'region_map':
-      return `region_map ${me.regionId} ${KIND_NAMES[me.regionKind]} ${me.sizeBytes}`;
+      return { event, tid, op: Op.REGION_MAP, a: me.regionId, b: me.regionKind, c: me.sizeBytes };
     case 'region_unmap':
-      return `region_unmap ${me.regionId}`;
+      return { event, tid, op: Op.REGION_UNMAP, a: me.regionId, b: 0, c: 0 };
     case 'region_reuse':
-      return `region_reuse ${me.regionId}`;
+      return { event, tid, op: Op.REGION_REUSE, a: me.regionId, b: 0, c: 0 };
     case 'region_remap':
-      return `region_remap ${me.regionId} ${me.sizeBytes}`;
+      return { event, tid, op: Op.REGION_REMAP, a: me.regionId, b: 0, c: me.sizeBytes };
     case 'refill':
-      return internalText(Op.REFILL, me.classIdx, me.blocks);
+      return { event, tid, op: Op.REFILL, a: me.classIdx, b: me.blocks, c: 0 };
     case 'spill':
-      return internalText(Op.SPILL, me.classIdx, me.blocks);
+      return { event, tid, op: Op.SPILL, a: me.classIdx, b: me.blocks, c: 0 };
     case 'drain':
-      return internalText(Op.DRAIN, me.regionId, me.slabIndex * 0x1_0000_0000 + me.blocks);
+      return { event, tid, op: Op.DRAIN, a: me.regionId, b: me.slabIndex * 0x1_0000_0000 + me.blocks, c: 0 };
     case 'slab_empty':
-      return internalText(Op.SLAB_EMPTY, me.regionId, me.slabIndex);
+      return { event, tid, op: Op.SLAB_EMPTY, a: me.regionId, b: me.slabIndex, c: 0 };
     case 'lru_push':
-      return internalText(Op.LRU_PUSH, me.regionId, me.vclock);
+      return { event, tid, op: Op.LRU_PUSH, a: me.regionId, b: me.vclock, c: 0 };
     case 'lru_pop':
-      return internalText(Op.LRU_POP, me.regionId, me.vclock);
+      return { event, tid, op: Op.LRU_POP, a: me.regionId, b: me.vclock, c: 0 };
     case 'lru_evict':
-      return internalText(Op.LRU_EVICT, me.regionId, me.vclock);
+      return { event, tid, op: Op.LRU_EVICT, a: me.regionId, b: me.vclock, c: 0 };
+  }
+}
+
+function isRegionOp(op: number): boolean {
+  return op >= Op.REGION_MAP && op <= Op.REGION_REMAP;
+}
+
+/** A decision as a report shows it. */
+function decisionText(d: Decision): string {
+  switch (d.op) {
+    case Op.REGION_MAP:
+      return `region_map ${d.a} ${KIND_NAMES[d.b] ?? d.b} ${d.c}`;
+    case Op.REGION_UNMAP:
+      return `region_unmap ${d.a}`;
+    case Op.REGION_REUSE:
+      return `region_reuse ${d.a}`;
+    case Op.REGION_REMAP:
+      return `region_remap ${d.a} ${d.c}`;
+    default:
+      return internalText(d.op, d.a, d.b);
   }
 }
 
