@@ -164,7 +164,7 @@ export class HakmemModel {
           h.st.orphanSlabs[c].push(key);
         }
       }
-      t.ownedSlabs[c].length = 0;
+      if (t.ownedSlabs[c].length !== 0) t.ownedSlabs[c].length = 0;
     }
     for (let j = 0; j < cfg.poolClassCount; j++) {
       const ids = t.ownedPages[j].slice();
@@ -178,7 +178,7 @@ export class HakmemModel {
           h.st.orphanPages[j].push(id);
         }
       }
-      t.ownedPages[j].length = 0;
+      if (t.ownedPages[j].length !== 0) t.ownedPages[j].length = 0;
     }
     h.st.threads.delete(tid);
     h.st.exited.set(tid, 1);

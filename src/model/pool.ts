@@ -19,7 +19,7 @@ export function poolMalloc(h: Heap, t: ThreadState, j: number): SlabMeta | null 
     const pg = h.page(owned[i]);
     // A page with no free, uncarved or remote block gives nothing (take would be a no-op).
     if (pg.freelist.length === 0 && pg.carvedBlocks >= pg.capacityBlocks && pg.remote.length === 0) continue;
-    got.length = 0;
+    if (got.length !== 0) got.length = 0;
     if (take(h, pg, 1) === 1) {
       pg.live[got[0]] = LIVE;
       return pg;
@@ -28,7 +28,7 @@ export function poolMalloc(h: Heap, t: ThreadState, j: number): SlabMeta | null 
   for (;;) {
     const pg = poolAcquirePage(h, t, j);
     if (pg === null) return null;
-    got.length = 0;
+    if (got.length !== 0) got.length = 0;
     if (take(h, pg, 1) === 1) {
       pg.live[got[0]] = LIVE;
       return pg;

@@ -28,8 +28,8 @@ export function initSlabMeta(s: SlabMeta, classIdx: number, classSize: number, r
   s.capacityBlocks = Math.floor(regionBytes / classSize);
   s.usedBlocks = 0;
   s.carvedBlocks = 0;
-  s.freelist.length = 0;
-  s.remote.length = 0;
+  if (s.freelist.length !== 0) s.freelist.length = 0;
+  if (s.remote.length !== 0) s.remote.length = 0;
   s.owner = owner;
   if (s.live.length < s.capacityBlocks) s.live = new Uint8Array(s.capacityBlocks);
   else s.live.fill(0, 0, s.capacityBlocks);
@@ -42,8 +42,8 @@ export function resetSlabMeta(s: SlabMeta): void {
   s.capacityBlocks = 0;
   s.usedBlocks = 0;
   s.carvedBlocks = 0;
-  s.freelist.length = 0;
-  s.remote.length = 0;
+  if (s.freelist.length !== 0) s.freelist.length = 0;
+  if (s.remote.length !== 0) s.remote.length = 0;
   s.owner = NONE;
 }
 
@@ -85,7 +85,7 @@ export function drain(h: Heap, s: SlabMeta): void {
     s.live[b] = 0;
     s.freelist.push(b);
   }
-  chain.length = 0;
+  if (chain.length !== 0) chain.length = 0;
   s.usedBlocks -= n;
   if (h.internal) h.emit({ op: 'drain', regionId: s.regionId, slabIndex: s.slabIndex, blocks: n });
 }

@@ -45,7 +45,7 @@ export function tinyMalloc(h: Heap, t: ThreadState, c: number): number {
 export function refill(h: Heap, t: ThreadState, c: number): boolean {
   const want = h.cfg.tlsRefillBlocks;
   const got = h.got;
-  got.length = 0;
+  if (got.length !== 0) got.length = 0;
   const owned = t.ownedSlabs[c];
   for (let i = 0; i < owned.length && got.length < want; i++) {
     takeKeys(h, owned[i], want - got.length);
@@ -94,7 +94,7 @@ export function spill(h: Heap, t: ThreadState, c: number, n: number): void {
   if (n > list.length) n = list.length;
   if (n === 0) return;
   const touched = h.touched;
-  touched.length = 0;
+  if (touched.length !== 0) touched.length = 0;
   const span = h.blockSpan;
   for (let i = 0; i < n; i++) {
     const key = list.pop() as number;
