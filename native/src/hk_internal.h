@@ -255,6 +255,9 @@ typedef struct hk_shared {
   hk_slab_t *orphan_page_head[HAKMEM_POOL_CLASS_MAX], *orphan_page_tail[HAKMEM_POOL_CLASS_MAX];
   hk_ppage_t *free_pages;   /* free-page stack, top first */
   uint64_t free_pages_count;
+  /* Pool pages past the free-page bound whose PROT_NONE mmap is running outside the lock
+   * (hk_pool_release_page): their slots are not free yet, so a new page waits for them. */
+  uint64_t pool_unmaps_pending;
   uint64_t superslabs_live, pool_pages_live, large_live;
 } hk_shared_t;
 extern HK_HIDDEN hk_shared_t g_sp;

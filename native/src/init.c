@@ -17,9 +17,9 @@
 hk_global_t g_hk;
 _Atomic int g_hk_ready;
 hk_counters_t g_cnt;
-pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t g_pool_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 pthread_mutex_t g_large_lock = PTHREAD_MUTEX_INITIALIZER;
-pthread_mutex_t g_region_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t g_region_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 pthread_mutex_t g_arena_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
