@@ -560,10 +560,11 @@ static inline void record(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsi
   if (p) slot_store(p, (uint8_t)((op & HKT_OP_MASK) | (n_ext << HKT_EXT_SHIFT)), tid, a, b);
 }
 
-/* Any event; a FREE recorded here (no caller's decision) is fenced. */
+/* Any event; a FREE or REALLOC recorded here (no caller's decision) is fenced: both may consume
+ * a pointer another thread produced (realloc's old block), and must not be stamped before it. */
 void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
                  const uint32_t *ext_a, const uint64_t *ext_b) {
-  record(op, tid, a, b, n_ext, ext_a, ext_b, op == HKT_FREE);
+  record(op, tid, a, b, n_ext, ext_a, ext_b, op == HKT_FREE || op == HKT_REALLOC);
 }
 
 void trace_free_event(uint16_t tid, uint32_t verdict, uint64_t p, int fence) {
