@@ -33,6 +33,11 @@ void hakmem_locate(const void *p, hakmem_placement_t *out);
  * while no other thread is inside the allocator. */
 uint64_t hakmem_state_digest(void);
 
+/* While recording in fast mode with threads: how many events' clocks were fenced (lfence before
+ * the TSC read; a FREE of a block that may come from another thread), over all threads. For
+ * tests (docs/trace-format.md, "Version 2"). */
+uint64_t hakmem_trace_fenced(void);
+
 typedef struct hakmem_stats {
   uint64_t mmap_calls, unmap_calls, regions_mapped, regions_live;
   uint64_t mapped_bytes, superslabs_live, superslabs_in_lru, pool_pages_live, large_live;

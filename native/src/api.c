@@ -198,6 +198,20 @@ static void free_ok(hk_thread_t *t, uintptr_t p, const hk_class_ref_t *ref) {
   }
 }
 
+/* Recording a FREE in fast mode with threads: must its clock be fenced (docs/trace-format.md,
+ * "Version 2")? Not when the block was certainly allocated by this thread: then its MALLOC is
+ * earlier in this thread's own order, which the merge keeps. That holds for a tiny or pool block
+ * whose slab this thread owns and did not adopt: only the owner allocates from a slab, and a slab
+ * changes owner only when empty (every block free) except by adoption of an exited thread's
+ * orphans. Everything else is fenced: a remote free, a block of an adopted slab, a large block
+ * (any thread may free it and nothing records who allocated it), and any verdict but OK.
+ * Reads the slab's first line, which free_ok reads anyway. */
+static inline int hk_free_needs_fence(const hk_thread_t *t, const hk_class_ref_t *ref) {
+  if (ref->verdict != HKT_VERDICT_OK || ref->kind == HK_KIND_LARGE) return 1;
+  const hk_slab_t *s = ref->slab;
+  return __atomic_load_n(&s->owner, __ATOMIC_RELAXED) != t->index || s->adopted;
+}
+
 static uint64_t usable_of(const hk_class_ref_t *ref) {
   if (ref->kind == HK_KIND_LARGE) return ref->large->r.size_bytes; /* block at offset 0 */
   return ref->slab->block_size;
@@ -332,7 +346,8 @@ static HK_NOINLINE void free_full(void *ptr) {
   if (!ptr) ref.verdict = HKT_VERDICT_NULL;
   else if (HK_LIKELY(in_heap(p))) hk_classify(p, &ref);
   else ref.verdict = HKT_VERDICT_FOREIGN;
-  trace_ev0(HKT_FREE, (uint16_t)t->index, (uint32_t)ref.verdict, p);
+  trace_free((uint16_t)t->index, (uint32_t)ref.verdict, p,
+             trace_on() && hk_free_needs_fence(t, &ref));
   if (HK_LIKELY(ref.verdict == HKT_VERDICT_OK)) free_ok(t, p, &ref);
   else if (ref.verdict == HKT_VERDICT_FOREIGN) foreign_free(ptr);
   else if (ref.verdict == HKT_VERDICT_INVALID) hk_report_invalid("free", ptr);

@@ -188,6 +188,7 @@ static hk_slab_t *pool_acquire_page(hk_thread_t *t, uint32_t j) {
     if (!s->onext) g_sp.orphan_page_tail[j] = NULL;
     s->onext = s->oprev = NULL;
     s->orphan = 0;
+    s->adopted = 1;
     hk_slab_set_owner(s, t->index);
   } else if (g_sp.free_pages) {                                  /* 2. free-page stack top */
     hk_ppage_t *pg = g_sp.free_pages;

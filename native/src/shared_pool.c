@@ -137,6 +137,7 @@ hk_slab_t *hk_shared_pool_acquire_slab(hk_thread_t *t, uint32_t c) {
     if (!s->onext) g_sp.orphan_tail[c] = NULL;
     s->onext = s->oprev = NULL;
     s->orphan = 0;
+    s->adopted = 1;
     hk_slab_set_owner(s, t->index);
     goto out;
   }

@@ -90,6 +90,7 @@ void hk_slab_init(hk_slab_t *s, uint32_t class_idx, uint32_t block_size, uint32_
   s->freelist_len = 0;
   atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
   s->orphan = 0;
+  s->adopted = 0;
   s->onext = s->oprev = NULL;
   __atomic_store_n(&s->class_idx, class_idx, __ATOMIC_RELEASE);
   hk_slab_set_owner(s, owner);
@@ -105,6 +106,7 @@ void hk_slab_reset(hk_slab_t *s) {
   __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
   hk_slab_set_owner(s, HK_NONE);
   s->orphan = 0;
+  s->adopted = 0;
   s->onext = s->oprev = NULL;
   __atomic_store_n(&s->class_idx, HK_NONE, __ATOMIC_RELEASE);
 }

@@ -110,6 +110,7 @@ typedef struct hkt_writer {
   uint32_t left;         /* free slots left in the chunk */
   uint32_t gen;          /* g_chunk_gen the chunk belongs to (stale: claim a new one) */
   _Atomic uint32_t busy; /* 1 while an event is being written (seal waits for 0) */
+  uint64_t fenced;       /* clock reads fenced (lfence first): hakmem_trace_fenced() */
 } __attribute__((aligned(64))) hkt_writer_t;
 static hkt_writer_t g_writers[HKT_THREADS_MAX];
 static _Atomic uint32_t g_writers_hi; /* 1 + the highest thread index that took a chunk */
@@ -425,18 +426,27 @@ __attribute__((noinline, cold)) static uint64_t exec_paused_retry(_Atomic uint64
  * stores become visible only after its earlier rdtsc has executed, so the
  * thread that publishes a pointer (malloc, then a store) always has the
  * earlier clock. The thread that receives it may execute rdtsc before the
- * load that received it has completed, so a FREE (the event that follows
- * such a load closely) fences first (lfence: every earlier load done); see
- * docs/trace-format.md, "Version 2". Elsewhere CLOCK_MONOTONIC (vDSO). */
+ * load that received it has completed, so a FREE of a block that may have
+ * been allocated on another thread fences first (lfence: every earlier load
+ * done; ~9 ns here, as much as the rdtsc). The caller decides (trace_free's
+ * `fence`: api.c's hk_free_needs_fence); a FREE of a block this thread
+ * allocated itself is after its malloc in the thread's own order already.
+ * See docs/trace-format.md, "Version 2". Elsewhere CLOCK_MONOTONIC (vDSO). */
 #ifndef HKT_CLOCK_FENCE
-#define HKT_CLOCK_FENCE 1 /* 0: never, 1: FREE events, 2: every event (measurements) */
+/* 0: never, 1: as the caller asks, 2: every event, 3: every FREE (the rule
+ * before the caller decided; for measurements) */
+#define HKT_CLOCK_FENCE 1
 #endif
-static inline uint64_t hkt_clock(uint8_t op) {
+static inline int hkt_fence_wanted(uint8_t op, int fence) {
+  return HKT_CLOCK_FENCE == 2 || (HKT_CLOCK_FENCE == 1 && fence) ||
+         (HKT_CLOCK_FENCE == 3 && op == HKT_FREE);
+}
+static inline uint64_t hkt_clock(int fence) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (HKT_CLOCK_FENCE == 2 || (HKT_CLOCK_FENCE == 1 && op == HKT_FREE)) _mm_lfence();
+  if (fence) _mm_lfence();
   return __rdtsc();
 #else
-  (void)op;
+  (void)fence;
   return mono_ns();
 #endif
 }
@@ -472,7 +482,7 @@ __attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, u
     atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     if (k >= HKT_CLOSED) return 0;
-    t = hkt_clock(0);
+    t = hkt_clock(0); /* after a wait (system calls): earlier loads are long done */
   }
   gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
   if (w->gen != gen) {
@@ -497,11 +507,13 @@ __attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, u
 }
 
 static inline void chunk_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
-                               const uint32_t *ext_a, const uint64_t *ext_b) {
+                               const uint32_t *ext_a, const uint64_t *ext_b, int fence) {
   hkt_writer_t *w = &g_writers[tid];
   atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst); /* the seal's membarrier orders it for the CPU */
-  uint64_t t = hkt_clock(op);
+  fence = hkt_fence_wanted(op, fence);
+  w->fenced += (unsigned)fence;
+  uint64_t t = hkt_clock(fence);
   unsigned need = 1 + n_ext;
   if (__builtin_expect(w->gen != atomic_load_explicit(&g_chunk_gen, memory_order_relaxed) ||
                            w->left < need || t - w->base > 0xFFFFu,
@@ -520,15 +532,15 @@ out:
   atomic_store_explicit(&w->busy, 0, memory_order_release);
 }
 
-void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
-                 const uint32_t *ext_a, const uint64_t *ext_b) {
+static inline void record(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
+                          const uint32_t *ext_a, const uint64_t *ext_b, int fence) {
   if (n_ext > 3) n_ext = 3;
   uint64_t s;
   if (__builtin_expect(g_trace_single, 1)) {
     s = atomic_load_explicit(&g_slot_next, memory_order_relaxed);
     atomic_store_explicit(&g_slot_next, s + 1 + n_ext, memory_order_relaxed);
   } else if (atomic_load_explicit(&g_chunked, memory_order_acquire)) {
-    chunk_event(op, tid, a, b, n_ext, ext_a, ext_b);
+    chunk_event(op, tid, a, b, n_ext, ext_a, ext_b, fence);
     return;
   } else {
     s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
@@ -546,6 +558,25 @@ void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ex
   }
   uint8_t *p = slot_ptr(s);
   if (p) slot_store(p, (uint8_t)((op & HKT_OP_MASK) | (n_ext << HKT_EXT_SHIFT)), tid, a, b);
+}
+
+/* Any event; a FREE or REALLOC recorded here (no caller's decision) is fenced: both may consume
+ * a pointer another thread produced (realloc's old block), and must not be stamped before it. */
+void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
+                 const uint32_t *ext_a, const uint64_t *ext_b) {
+  record(op, tid, a, b, n_ext, ext_a, ext_b, op == HKT_FREE || op == HKT_REALLOC);
+}
+
+void trace_free_event(uint16_t tid, uint32_t verdict, uint64_t p, int fence) {
+  record(HKT_FREE, tid, verdict, p, 0, 0, 0, fence);
+}
+
+__attribute__((visibility("default"))) uint64_t hakmem_trace_fenced(void) {
+  uint32_t hi = atomic_load_explicit(&g_writers_hi, memory_order_acquire);
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < hi && i < HKT_THREADS_MAX; i++)
+    n += __atomic_load_n(&g_writers[i].fenced, __ATOMIC_RELAXED);
+  return n;
 }
 
 /* -------------------------------------------------------------- open/close */

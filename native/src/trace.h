@@ -37,6 +37,15 @@ void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ex
 static inline void trace_ev0(uint8_t op, uint16_t tid, uint32_t a, uint64_t b) {
   if (trace_on()) trace_event(op, tid, a, b, 0, 0, 0);
 }
+/* FREE (op HKT_FREE, a = verdict, b = pointer). `fence`: the block may have
+ * been allocated on another thread, so in chunk mode the clock waits for every
+ * earlier load (the one that received the pointer) before it is read
+ * (docs/trace-format.md, "Version 2"; api.c decides: hk_free_needs_fence).
+ * trace_event(HKT_FREE, ...) always fences. */
+void trace_free_event(uint16_t tid, uint32_t verdict, uint64_t p, int fence);
+static inline void trace_free(uint16_t tid, uint32_t verdict, uint64_t p, int fence) {
+  if (trace_on()) trace_free_event(tid, verdict, p, fence);
+}
 static inline void trace_ev1(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, uint32_t ea,
                              uint64_t eb) {
   if (trace_on()) trace_event(op, tid, a, b, 1, &ea, &eb);

@@ -9,14 +9,19 @@
  * the same guarantees on the recovered prefix (a free never precedes the
  * malloc of its block on another thread), every thread's calls between its
  * THREAD_START and its end, and no holes beyond one per thread.
- * Last, a lock-free handoff (the consumer spins on a ring slot and frees at
+ * Then a lock-free handoff (the consumer spins on a ring slot and frees at
  * once: the tightest race between a malloc's clock and the remote free's)
- * must also never put a free before its malloc in fast mode. */
+ * must also never put a free before its malloc in fast mode.
+ * Last, which FREE clocks are fenced (hakmem_trace_fenced): none for blocks
+ * the freeing thread allocated (tiny and pool), one per remote free, per
+ * large block, and per free of a block in a slab adopted from an exited
+ * thread (docs/trace-format.md, "Version 2"). */
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 
 #include "test_trace_util.h"
+#include "hakmem.h"
 
 #define PAIRS 2
 #define ITEMS 20000
@@ -107,6 +112,77 @@ static int child_run(void) {
   }
   for (int i = 0; i < 2 * PAIRS; i++) pthread_join(th[i], 0);
   return 0;
+}
+
+/* ---- which frees fence their clock (child "fence", recorded in fast mode) ---- */
+#define FN 500
+static void *g_fb[FN];
+static pthread_barrier_t g_fbar;
+
+static void *fence_local(void *arg) {
+  uint64_t f0 = hakmem_trace_fenced();
+  for (int i = 0; i < FN; i++) g_fb[i] = malloc(i % 10 == 0 ? 30000 : 16 + (size_t)(i % 900));
+  for (int i = 0; i < FN; i++) free(g_fb[i]);
+  uint64_t f1 = hakmem_trace_fenced();
+  CHECK(f1 == f0, "local tiny/pool frees: %llu fenced, expected 0", (unsigned long long)(f1 - f0));
+  void *volatile big = malloc(4u << 20); /* volatile: the pair is not optimised away */
+  free(big);
+  uint64_t f2 = hakmem_trace_fenced();
+  CHECK(f2 - f1 == 1, "local large free: %llu fenced, expected 1", (unsigned long long)(f2 - f1));
+  return arg;
+}
+static void *fence_producer(void *arg) { /* stays alive (owner) while the consumer frees */
+  for (int i = 0; i < FN; i++) g_fb[i] = malloc(i % 10 == 0 ? 30000 : 16 + (size_t)(i % 900));
+  pthread_barrier_wait(&g_fbar);
+  pthread_barrier_wait(&g_fbar);
+  return arg;
+}
+static void *fence_consumer(void *arg) {
+  pthread_barrier_wait(&g_fbar);
+  uint64_t f0 = hakmem_trace_fenced();
+  for (int i = 0; i < FN; i++) free(g_fb[i]);
+  uint64_t f1 = hakmem_trace_fenced();
+  CHECK(f1 - f0 == FN, "remote frees: %llu fenced, expected %d", (unsigned long long)(f1 - f0), FN);
+  pthread_barrier_wait(&g_fbar);
+  return arg;
+}
+#define ADOPT_SIZE 880 /* a tiny class (896) nothing else in this child uses */
+static void *fence_dying(void *arg) { /* exits with live blocks: its slab is orphaned */
+  for (int i = 0; i < 8; i++) g_fb[i] = malloc(ADOPT_SIZE);
+  return arg;
+}
+static void *fence_adopter(void *arg) {
+  void *volatile mine = malloc(ADOPT_SIZE); /* refill: takes the orphan */
+  hakmem_placement_t a, b;
+  hakmem_locate(mine, &a);
+  hakmem_locate(g_fb[0], &b);
+  CHECK(a.region_id == b.region_id && a.slab_index == b.slab_index,
+        "the adopter's block is in the dead thread's slab (region %u slab %u, %u slab %u)",
+        a.region_id, a.slab_index, b.region_id, b.slab_index);
+  uint64_t f0 = hakmem_trace_fenced();
+  for (int i = 0; i < 8; i++) free(g_fb[i]);
+  free(mine);
+  uint64_t f1 = hakmem_trace_fenced();
+  CHECK(f1 - f0 == 9, "frees in an adopted slab: %llu fenced, expected 9 (all)",
+        (unsigned long long)(f1 - f0));
+  return arg;
+}
+static void run2(void *(*fn)(void *)) {
+  pthread_t th;
+  pthread_create(&th, 0, fn, 0);
+  pthread_join(th, 0);
+}
+static int child_fence(void) {
+  run2(fence_local);
+  pthread_t p, c;
+  pthread_barrier_init(&g_fbar, 0, 2);
+  pthread_create(&p, 0, fence_producer, 0);
+  pthread_create(&c, 0, fence_consumer, 0);
+  pthread_join(p, 0);
+  pthread_join(c, 0);
+  run2(fence_dying);
+  run2(fence_adopter);
+  return g_fail ? 1 : 0; /* the parent prints the totals */
 }
 
 /* open-addressing set of live recorded pointers (test-local) */
@@ -201,6 +277,7 @@ static void check_trace(const char *mode, const char *path, int killed) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "run") == 0) return child_run();
   if (argc > 1 && strcmp(argv[1], "spsc") == 0) return child_spsc();
+  if (argc > 1 && strcmp(argv[1], "fence") == 0) return child_fence();
   if (argc > 1 && strcmp(argv[1], "long") == 0) {
     g_items = 1u << 30; /* killed long before the end */
     return child_run();
@@ -244,6 +321,14 @@ int main(int argc, char **argv) {
     int st = wait_child(pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "spsc: child exit %d", st);
     check_trace("fast, lock-free handoff", path, 2);
+  }
+  {
+    char path[512];
+    snprintf(path, sizeof path, "%s/fence.hkt", g_dir);
+    pid_t pid = spawn_traced(path, "fast", 0, "fence", 0);
+    int st = wait_child(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "fence: child exit %d (a fenced-clock count was wrong: FAIL lines above)", st);
   }
   free(g_set);
   remove_dir();
