@@ -803,6 +803,32 @@ static inline __attribute__((always_inline)) void out_slot(merge_out_t *o, const
  * ordered prefix and then the chunks' events in merged order to PATH.merge as
  * a version-1 trace, and rename it over PATH. Returns the slots written, or
  * UINT64_MAX if the merge failed (the version-2 file is left as it is). */
+/* The header of a sealed version-1 file: flags (COMPLETE when every slot is whole; FORKED kept),
+ * version 1, no chunk area, end time, counts, CRC. Under g_window_lock. */
+static void header_seal_v1(int complete, uint64_t slots, uint64_t events) {
+  uint8_t *h = g_header;
+  uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
+  if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
+  put_u32(h + 8, HKT_VERSION);
+  put_u64(h + HKT_ORDERED_OFFSET, 0);
+  put_u32(h + 20, flags);
+  put_u64(h + 48, now_ns());
+  put_u64(h + 56, slots);
+  put_u64(h + 64, events);
+  put_u32(h + 76, header_crc(h));
+}
+
+/* After a seal: the file's windows become anonymous memory, so a straggler's late store lands
+ * nowhere. Under g_window_lock. */
+static void windows_drop(void) {
+  for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
+    uint8_t *p = atomic_load(&g_windows[w]);
+    if (p)
+      mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  }
+}
+
 static uint64_t merge_to_v1(uint64_t n_chunks, int complete) {
   uint64_t file_slots = g_file_bytes > HKT_HEADER_BYTES ? (g_file_bytes - HKT_HEADER_BYTES) / HKT_SLOT_BYTES : 0;
   uint64_t n_slots = g_chunk_base + n_chunks * HKT_CHUNK_SLOTS;
@@ -867,15 +893,7 @@ static uint64_t merge_to_v1(uint64_t n_chunks, int complete) {
   if (map) munmap((void *)map, g_file_bytes);
   if (ok && !o.failed) {
     uint8_t *h = g_header;
-    uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
-    if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
-    put_u32(h + 8, HKT_VERSION);
-    put_u64(h + HKT_ORDERED_OFFSET, 0);
-    put_u32(h + 20, flags);
-    put_u64(h + 48, now_ns());
-    put_u64(h + 56, o.slots);
-    put_u64(h + 64, o.events);
-    put_u32(h + 76, header_crc(h));
+    header_seal_v1(complete, o.slots, o.events);
     if (write_all(fd, h, HKT_HEADER_BYTES, 0) == 0 &&
         ftruncate(fd, (off_t)(HKT_HEADER_BYTES + o.slots * HKT_SLOT_BYTES)) == 0 &&
         syscall(SYS_renameat, AT_FDCWD, tmp, AT_FDCWD, g_path) == 0) {
@@ -908,12 +926,7 @@ static uint64_t seal_chunked(void) {
   if (g_fd >= 0) {
     written = merge_to_v1(n_chunks, complete);
     g_merge_failed = written == UINT64_MAX;
-    for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
-      uint8_t *p = atomic_load(&g_windows[w]);
-      if (p)
-        mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    }
+    windows_drop();
     if (written == UINT64_MAX) { /* left as version 2: footer fields only */
       uint8_t *h = g_header;
       put_u64(h + 48, now_ns());
@@ -937,24 +950,10 @@ static uint64_t seal(void) {
   pthread_mutex_lock(&g_window_lock);
   if (g_fd >= 0) {
     uint64_t ext = atomic_load(&g_ext_slots);
-    uint8_t *h = g_header;
-    uint32_t flags = g_mode_flags | (complete ? HKT_FLAG_COMPLETE : 0);
-    if (h[20] & HKT_FLAG_FORKED) flags |= HKT_FLAG_FORKED;
     /* a fast-mode file that never went to chunks is in order: version 1 */
-    put_u32(h + 8, HKT_VERSION);
-    put_u64(h + HKT_ORDERED_OFFSET, 0);
-    put_u32(h + 20, flags);
-    put_u64(h + 48, now_ns());
-    put_u64(h + 56, written);
-    put_u64(h + 64, written >= ext ? written - ext : 0);
-    put_u32(h + 76, header_crc(h));
+    header_seal_v1(complete, written, written >= ext ? written - ext : 0);
     write_header();
-    for (unsigned w = 0; w < HKT_WINDOWS_MAX; w++) {
-      uint8_t *p = atomic_load(&g_windows[w]);
-      if (p)
-        mmap(p, HKT_WINDOW_BYTES, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    }
+    windows_drop();
     g_file_bytes = HKT_HEADER_BYTES + written * HKT_SLOT_BYTES;
     if (ftruncate(g_fd, (off_t)g_file_bytes) != 0) write_err("cannot truncate ", g_path, errno);
   }

@@ -111,22 +111,7 @@ export function compareReplayOutput(
     const first = lines.next();
     if (first !== 'hakmem-replay\t1') throw new TraceError(file, 0, null, `unexpected hakmem-replay output version: ${first}`);
     const engine = new ReplayEngine(trace.header, { checks: 'off' });
-    const summary: NativeDiffSummary = {
-      file,
-      events: 0,
-      placements: 0,
-      placementsAgreed: 0,
-      verdicts: 0,
-      verdictsAgreed: 0,
-      digests: 0,
-      digestsAgreed: 0,
-      agreementPercent: 100,
-      disagreements: 0,
-      firstDisagreement: null,
-      samples: [],
-      nativeSeconds: 0,
-      nativeExit,
-    };
+    const summary: NativeDiffSummary = { ...emptySummary(file), agreementPercent: 100, nativeExit };
     const differ = (d: Disagreement) => {
       summary.disagreements++;
       if (summary.samples.length < 20) summary.samples.push(d);
