@@ -128,9 +128,14 @@ function readEntry(entries: ReadonlyMap<string, bigint>, name: string): number {
 
 /** Build a configuration from a trace header's name/value table; throws ConfigError. */
 export function configFromEntries(entries: ReadonlyMap<string, bigint>): HakmemConfig {
-  const scalars = {} as Record<ScalarKey, number>;
-  for (const [name, key] of CONFIG_FIELDS) scalars[key] = readEntry(entries, name);
-  const cfg: HakmemConfig = { ...scalars, tinyClassSize: [], poolClassSize: [] };
+  // Every field is read from the entries below; DEFAULT_CONFIG only lends its shape. Built from
+  // one literal's copy, every configuration has the same hidden class: the spread of an object
+  // filled key by key made a new one per call, so each replay's model (which reads its cfg on
+  // every call) threw away the optimised code of the one before (V8 deopts, "wrong map").
+  const cfg = copyConfig(DEFAULT_CONFIG);
+  for (const [name, key] of CONFIG_FIELDS) cfg[key] = readEntry(entries, name);
+  cfg.tinyClassSize = [];
+  cfg.poolClassSize = [];
   if (cfg.tinyClassCount < 1 || cfg.tinyClassCount > TINY_CLASS_MAX) {
     throw new ConfigError('tiny_class_count', `must be 1..${TINY_CLASS_MAX}, is ${cfg.tinyClassCount}`);
   }

@@ -4,7 +4,7 @@
 import { ReplayEngine, type AgreementCounts, type Disagreement } from './engine.js';
 import type { ChecksMode, Violation } from './invariants/violation.js';
 import { describeFlags } from './trace/header.js';
-import { TraceFile, newEvent } from './trace/reader.js';
+import { TraceFile, newEvent, type TraceCursor } from './trace/reader.js';
 
 export interface ReplaySummary {
   file: string;
@@ -39,13 +39,7 @@ export function replayFile(path: string, opts: ReplayOptions = {}): ReplaySummar
   try {
     const engine = new ReplayEngine(trace.header, { checks: opts.checks ?? 'full' });
     const cursor = trace.cursor();
-    const ev = newEvent();
-    const every = opts.progressEvery ?? 1 << 16;
-    let n = 0;
-    while (cursor.next(ev)) {
-      engine.apply(ev);
-      if (opts.onProgress && ++n % every === 0) opts.onProgress(ev.slot, trace.slotLimit);
-    }
+    applyAll(engine, cursor, opts.onProgress ?? null, opts.progressEvery ?? 1 << 16, trace.slotLimit);
     engine.finish(cursor.eventsRead - 1);
     opts.onProgress?.(trace.slotLimit, trace.slotLimit);
     const c = engine.counts;
@@ -72,5 +66,20 @@ export function replayFile(path: string, opts: ReplayOptions = {}): ReplaySummar
     };
   } finally {
     trace.close();
+  }
+}
+
+/**
+ * The event loop, in a function of its own: V8 optimises it once and keeps it. Inside
+ * replayFile it was compiled on stack replacement and that code was thrown away at the end of
+ * every replay (the code after the loop had never run), so each replay of a short trace began
+ * its loop unoptimised again.
+ */
+function applyAll(engine: ReplayEngine, cursor: TraceCursor, onProgress: ((slotsDone: number, slotsTotal: number) => void) | null, every: number, slotLimit: number): void {
+  const ev = newEvent();
+  let n = 0;
+  while (cursor.next(ev)) {
+    engine.apply(ev);
+    if (onProgress !== null && ++n % every === 0) onProgress(ev.slot, slotLimit);
   }
 }
