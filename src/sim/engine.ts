@@ -112,6 +112,8 @@ export class ReplayEngine {
    * the same answer as the trace's own address map.
    */
   private readonly ptrMap = new AddrTable<PointerRef>();
+  /** refForFree's answer (reused). */
+  private readonly freeRef: { kind: 'region'; regionId: number; offset: number } = { kind: 'region', regionId: 0, offset: 0 };
   /**
    * Regions as they were before the unmaps and remaps recorded since the last call. A realloc
    * that moves a large block records REGION_UNMAP (or REGION_REMAP) of the old mapping before its
@@ -213,7 +215,7 @@ export class ReplayEngine {
         break;
       }
       case Op.FREE: {
-        const ref = this.refFor(ev.b);
+        const ref = this.refForFree(ev.b);
         if (this.ptrMap.size !== 0) this.ptrMap.delete(ev.b);
         const placed = this.modelChecks && ref.kind === 'region' ? this.model.locate(ref) : null;
         const out = this.model.free(ev.tid, ref);
@@ -315,6 +317,24 @@ export class ReplayEngine {
       if (r !== undefined) return r;
     }
     return this.addresses.resolve(ptr);
+  }
+
+  /**
+   * refFor for a free, without an object per call: a pointer in a region is answered in
+   * `freeRef`, overwritten by the next free (the model reads a ref during the call and keeps
+   * nothing of it).
+   */
+  private refForFree(ptr: number): PointerRef {
+    if (this.ptrMap.size !== 0) {
+      const r = this.ptrMap.get(ptr);
+      if (r !== undefined) return r;
+    }
+    const region = ptr === 0 ? undefined : this.addresses.find(ptr);
+    if (region === undefined) return this.addresses.resolve(ptr);
+    const ref = this.freeRef;
+    ref.regionId = region.regionId;
+    ref.offset = ptr - region.base;
+    return ref;
   }
 
   private unlive(size: number): void {

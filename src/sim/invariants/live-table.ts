@@ -137,8 +137,11 @@ export class LiveTable {
     if (i >= 0) this.removeAt(i);
   }
 
-  /** Backward-shift deletion: later entries of the probe run move up, so no tombstones. */
-  private removeAt(i: number): void {
+  /**
+   * Remove the entry in slot i (what find returned). Backward-shift deletion: later entries of
+   * the probe run move up, so no tombstones.
+   */
+  removeAt(i: number): void {
     const keys = this.keys;
     const mask = this.mask;
     let hole = i;

@@ -185,7 +185,7 @@ export class TraceChecks {
         // Forget the oldest free, unless its block was allocated (and maybe freed) again since.
         const old = this.freedRing[slot];
         const o = blocks.find(old);
-        if (o >= 0 && blocks.freeEventAt(o) === this.freedRingEvent[slot]) blocks.delete(old);
+        if (o >= 0 && blocks.freeEventAt(o) === this.freedRingEvent[slot]) blocks.removeAt(o);
       }
       this.freedRing[slot] = ptr;
       this.freedRingEvent[slot] = event;
