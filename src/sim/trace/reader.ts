@@ -150,11 +150,16 @@ function lastNonEmptySlot(fd: number, slots: number): number {
 }
 
 export class TraceCursor {
-  private readonly buf = Buffer.alloc(CHUNK_SLOTS * HKT_SLOT_BYTES);
+  /**
+   * One read's worth of slots: CHUNK_SLOTS, or the whole trace when it is shorter (a cursor per
+   * replay of a 4,000-event trace zeroed a 1 MiB buffer for 75 KiB of slots). Its own ArrayBuffer
+   * (not the pool), so the typed views below start at offset 0.
+   */
+  private readonly buf: Buffer;
   // Typed views over buf: slot fields are naturally aligned, and typed-array reads are
   // several times cheaper than Buffer's checked read methods on this hot path.
-  private readonly u16 = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 1);
-  private readonly u32 = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
   private bufStart = 0; // slot index of buf[0]
   private bufSlots = 0;
   private nextSlot = 0;
@@ -171,7 +176,11 @@ export class TraceCursor {
     private readonly trace: TraceFile,
     private readonly fd: number,
     private readonly opts: OpenOptions,
-  ) {}
+  ) {
+    this.buf = Buffer.alloc(Math.max(1, Math.min(CHUNK_SLOTS, trace.slotLimit)) * HKT_SLOT_BYTES);
+    this.u16 = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 1);
+    this.u32 = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
+  }
 
   get eventsRead(): number {
     return this.nextIndex;
