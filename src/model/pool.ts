@@ -15,16 +15,19 @@ import { RegionKind } from './types.js';
 export function poolMalloc(h: Heap, t: ThreadState, j: number): SlabMeta | null {
   const got = h.got;
   const owned = t.ownedPages[j];
-  for (let i = 0; i < owned.length; i++) {
+  // The pages before pageScanFrom[j] give nothing (see ThreadState.pageScanFrom).
+  for (let i = t.pageScanFrom[j]; i < owned.length; i++) {
     const pg = h.page(owned[i]);
     // A page with no free, uncarved or remote block gives nothing (take would be a no-op).
     if (pg.freelist.length === 0 && pg.carvedBlocks >= pg.capacityBlocks && pg.remote.length === 0) continue;
     if (got.length !== 0) got.length = 0;
     if (take(h, pg, 1) === 1) {
+      t.pageScanFrom[j] = i;
       pg.live[got[0]] = LIVE;
       return pg;
     }
   }
+  t.pageScanFrom[j] = owned.length;
   for (;;) {
     const pg = poolAcquirePage(h, t, j);
     if (pg === null) return null;
@@ -78,9 +81,20 @@ export function poolFree(h: Heap, t: ThreadState, pg: SlabMeta, block: number): 
     pg.freelist.push(block);
     pg.usedBlocks--;
     if (pg.usedBlocks === 0) poolReleasePage(h, pg);
+    else mayGive(t, pg);
   } else {
     pushRemote(pg, block);
+    const owner = h.st.threads.get(pg.owner);
+    if (owner !== undefined) mayGive(owner, pg);
   }
+}
+
+/** Page pg of thread t's owned pages has a block to give again: pool_malloc's walk must reach it. */
+function mayGive(t: ThreadState, pg: SlabMeta): void {
+  const from = t.pageScanFrom[pg.classIdx];
+  if (from === 0) return;
+  const at = t.ownedPages[pg.classIdx].indexOf(pg.regionId);
+  if (at >= 0 && at < from) t.pageScanFrom[pg.classIdx] = at;
 }
 
 /**
@@ -94,7 +108,10 @@ export function poolReleasePage(h: Heap, pg: SlabMeta): void {
   if (owner !== undefined) {
     const owned = owner.ownedPages[pg.classIdx];
     const at = owned.indexOf(pg.regionId);
-    if (at >= 0) owned.splice(at, 1);
+    if (at >= 0) {
+      owned.splice(at, 1);
+      if (at < owner.pageScanFrom[pg.classIdx]) owner.pageScanFrom[pg.classIdx]--;
+    }
   }
   resetSlabMeta(pg);
   const region = st.regions.get(pg.regionId) as PoolPage;

@@ -90,6 +90,14 @@ export interface ThreadState {
   ownedSlabs: number[][];
   /** Per pool class: page region ids, oldest first. */
   ownedPages: number[][];
+  /**
+   * Per pool class: the owned pages before this index give no block (freelist empty, fully
+   * carved, remote queue empty), so pool_malloc's walk starts here. A lower bound kept by
+   * poolMalloc, poolFree and poolReleasePage: it only skips pages that would give nothing, so the
+   * page the policy names is unchanged (native keeps the same knowledge as one bit per owned
+   * page, native/src/pool.c). Not part of the digest.
+   */
+  pageScanFrom: number[];
 }
 
 export interface ModelState {

@@ -17,6 +17,7 @@ export function newThreadState(h: Heap, tid: number, registered: boolean): Threa
     tlsList: emptyLists(cfg.tinyClassCount),
     ownedSlabs: emptyLists(cfg.tinyClassCount),
     ownedPages: emptyLists(cfg.poolClassCount),
+    pageScanFrom: new Array<number>(cfg.poolClassCount).fill(0),
   };
 }
 
