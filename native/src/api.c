@@ -198,18 +198,21 @@ static void free_ok(hk_thread_t *t, uintptr_t p, const hk_class_ref_t *ref) {
   }
 }
 
-/* Recording a FREE in fast mode with threads: must its clock be fenced (docs/trace-format.md,
- * "Version 2")? Not when the block was certainly allocated by this thread: then its MALLOC is
- * earlier in this thread's own order, which the merge keeps. That holds for a tiny or pool block
- * whose slab this thread owns and did not adopt: only the owner allocates from a slab, and a slab
- * changes owner only when empty (every block free) except by adoption of an exited thread's
- * orphans. Everything else is fenced: a remote free, a block of an adopted slab, a large block
- * (any thread may free it and nothing records who allocated it), and any verdict but OK.
- * Reads the slab's first line, which free_ok reads anyway. */
-static inline int hk_free_needs_fence(const hk_thread_t *t, const hk_class_ref_t *ref) {
-  if (ref->verdict != HKT_VERDICT_OK || ref->kind == HK_KIND_LARGE) return 1;
+/* Recording a FREE in fast mode with threads: which clock (docs/trace-format.md, "Version 2")?
+ * When the block was certainly allocated by this thread, none: its MALLOC is earlier in this
+ * thread's own order, which the merge keeps, and nothing another thread did since this thread's
+ * last event can have changed the call, so the event keeps that event's clock (HKT_CLK_PREV).
+ * That holds for a tiny or pool block whose slab this thread owns and did not adopt: only the
+ * owner allocates from a slab, and a slab changes owner only when empty (every block free)
+ * except by adoption of an exited thread's orphans. Everything else reads the clock fenced: a
+ * remote free, a block of an adopted slab, a large block (any thread may free it and nothing
+ * records who allocated it), and any verdict but OK. Reads the slab's first line, which free_ok
+ * reads anyway. */
+static inline int hk_free_clock(const hk_thread_t *t, const hk_class_ref_t *ref) {
+  if (ref->verdict != HKT_VERDICT_OK || ref->kind == HK_KIND_LARGE) return HKT_CLK_FENCED;
   const hk_slab_t *s = ref->slab;
-  return __atomic_load_n(&s->owner, __ATOMIC_RELAXED) != t->index || s->adopted;
+  return __atomic_load_n(&s->owner, __ATOMIC_RELAXED) != t->index || s->adopted ? HKT_CLK_FENCED
+                                                                                : HKT_CLK_PREV;
 }
 
 static uint64_t usable_of(const hk_class_ref_t *ref) {
@@ -317,8 +320,15 @@ static HK_NOINLINE void *malloc_full(size_t n) {
   hk_ensure_init();
   hk_thread_t *t = hk_thread();
   EXACT_LOCK();
-  void *p = alloc_plain(t, n);
-  rec_alloc(HKT_MALLOC, t, n, p);
+  hk_route_t r = route_plain(n);
+  /* a TLS hit reads only this thread's own list: its event keeps the thread's last clock (see
+   * hk_free_clock); a refill (the list empty) may take blocks other threads freed */
+  int clk = r.path == HK_PATH_TINY && t->tls_head[r.cls] ? HKT_CLK_PREV : HKT_CLK_NOW;
+  void *p = alloc_route(t, r, n, g_hk.cfg.min_align_bytes);
+  if (trace_on()) {
+    if (HK_LIKELY(n < 0xFFFFFFFFull)) trace_event_clk(HKT_MALLOC, (uint16_t)t->index, (uint32_t)n, (uint64_t)(uintptr_t)p, clk);
+    else rec_alloc(HKT_MALLOC, t, n, p);
+  }
   EXACT_UNLOCK();
   return p;
 }
@@ -347,7 +357,7 @@ static HK_NOINLINE void free_full(void *ptr) {
   else if (HK_LIKELY(in_heap(p))) hk_classify(p, &ref);
   else ref.verdict = HKT_VERDICT_FOREIGN;
   trace_free((uint16_t)t->index, (uint32_t)ref.verdict, p,
-             trace_on() && hk_free_needs_fence(t, &ref));
+             trace_on() ? hk_free_clock(t, &ref) : HKT_CLK_NOW);
   if (HK_LIKELY(ref.verdict == HKT_VERDICT_OK)) free_ok(t, p, &ref);
   else if (ref.verdict == HKT_VERDICT_FOREIGN) foreign_free(ptr);
   else if (ref.verdict == HKT_VERDICT_INVALID) hk_report_invalid("free", ptr);
