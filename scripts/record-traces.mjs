@@ -28,12 +28,33 @@ const sortInput = path.join(TMP, 'lines.txt');
   fs.writeFileSync(sortInput, `${lines.join('\n')}\n`);
 }
 const pyScript = path.join(TMP, 'alloc.py');
-fs.writeFileSync(pyScript, 'import json\nd = [{"k": i, "v": str(i) * 7} for i in range(20000)]\ns = json.dumps(d)\nprint(len(s), len(json.loads(s)))\n');
+fs.writeFileSync(pyScript, 'import json\nd = [{"k": i, "v": str(i) * 7} for i in range(2000)]\ns = json.dumps(d)\nprint(len(s), len(json.loads(s)))\n');
+// Two Python threads doing the same, each on its own list; the main thread keeps both results.
+const pyThreads = path.join(TMP, 'threads.py');
+fs.writeFileSync(
+  pyThreads,
+  [
+    'import json, threading',
+    'out = []',
+    'def work(n, seed):',
+    '    d = [{"k": i, "v": str(i * seed) * 3} for i in range(n)]',
+    '    out.append(json.loads(json.dumps(d)))',
+    'ts = [threading.Thread(target=work, args=(1500, s + 1)) for s in range(2)]',
+    'for t in ts: t.start()',
+    'for t in ts: t.join()',
+    'print(sum(len(x) for x in out))',
+    '',
+  ].join('\n'),
+);
+// Python's own small-object allocator (pymalloc) serves most objects from its arenas; with
+// PYTHONMALLOC=malloc every object is a malloc call, as under a debugging allocator.
+const PYMALLOC = { PYTHONMALLOC: 'malloc' };
 
 const TRACES = [
   { file: 'ls-usr-share-doc.hkt', mode: 'fast', what: 'single-threaded: a recursive listing', cmd: ['ls', '-lR', '/usr/share/doc'] },
-  { file: 'python-json.hkt', mode: 'fast', what: 'single-threaded: python3 building and parsing JSON', cmd: ['/usr/bin/python3', pyScript] },
-  { file: 'git-log.hkt', mode: 'fast', what: 'single-threaded: git log of this repository', cmd: ['git', '-C', ROOT, 'log', '--stat', '-n', '30'] },
+  { file: 'python-json.hkt', mode: 'fast', what: 'single-threaded: python3 building and parsing JSON, every object through malloc', env: PYMALLOC, cmd: ['/usr/bin/python3', pyScript] },
+  { file: 'python-threads.hkt', mode: 'exact', what: 'multi-threaded real program: python3, two threads building and parsing JSON, every object through malloc', env: PYMALLOC, cmd: ['/usr/bin/python3', pyThreads] },
+  { file: 'git-log.hkt', mode: 'fast', what: 'single-threaded: git log of this repository', cmd: ['git', '-C', ROOT, 'log', '--stat', '-n', '300'] },
   { file: 'sort-parallel.hkt', mode: 'exact', what: 'multi-threaded real program: sort --parallel=2', cmd: ['sort', '--parallel=2', '-S', '64M', sortInput] },
   { file: 'prodcons.hkt', mode: 'exact', what: 'pthreads producer/consumer (every free is remote)', cmd: [path.join(W, 'prodcons'), '2', '2', '15000'] },
   { file: 'larson.hkt', mode: 'exact', what: 'larson-style: threads hand their blocks to successors', cmd: [path.join(W, 'larson'), '4', '256', '8', '128', '4000', '3', '7'] },
@@ -47,7 +68,7 @@ const rows = [];
 let total = 0;
 for (const t of TRACES) {
   const out = path.join(OUT, t.file);
-  const r = spawnSync(process.execPath, [CLI, 'record', '--mode', t.mode, '--out', out, '--', ...t.cmd], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = spawnSync(process.execPath, [CLI, 'record', '--mode', t.mode, '--out', out, '--', ...t.cmd], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, ...(t.env ?? {}) } });
   if (r.status !== 0) {
     process.stderr.write(`${t.file}: ${t.cmd.join(' ')} exited ${r.status}: ${r.stderr}\n`);
     process.exit(1);
@@ -61,7 +82,7 @@ for (const t of TRACES) {
     process.stderr.write(`${t.file}: ${bytes} bytes, over the 5 MB limit\n`);
     process.exit(1);
   }
-  const shown = t.cmd.map((a) => a.replace(ROOT, '.').replace(TMP, '$TMP'));
+  const shown = [...Object.entries(t.env ?? {}).map(([k, v]) => `${k}=${v}`), ...t.cmd.map((a) => a.replace(ROOT, '.').replace(TMP, '$TMP'))];
   rows.push(`| ${t.file} | ${t.what} | \`${shown.join(' ')}\` | ${t.mode} | ${info.events.toLocaleString('en-US')} | ${info.threads} | ${(bytes / 1e6).toFixed(2)} MB |`);
   process.stderr.write(`${t.file}: ${info.events} events, ${info.threads} threads, ${bytes} bytes\n`);
 }
@@ -74,7 +95,8 @@ const md = [
   '',
   'Real recordings made with `hakmem-sim record` on this project\'s machine (`node scripts/record-traces.mjs`',
   'recreates them; run it after any change to the allocator\'s policy). `$TMP/lines.txt` is 400,000 lines from a',
-  'fixed xorshift and `$TMP/alloc.py` builds and parses a 20,000-element JSON list; the script writes both.',
+  'fixed xorshift, `$TMP/alloc.py` builds and parses a 2,000-element JSON list and `$TMP/threads.py` does so',
+  'on two threads (1,500 elements each); the script writes all three.',
   'Every trace replays through the twin with 100% agreement and no violation, and agrees with `hakmem-replay`',
   '(test/e2e/bundled-traces.test.ts).',
   '',

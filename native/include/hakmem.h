@@ -37,6 +37,10 @@ uint64_t hakmem_state_digest(void);
  * the TSC read; a FREE of a block that may come from another thread), over all threads. For
  * tests (docs/trace-format.md, "Version 2"). */
 uint64_t hakmem_trace_fenced(void);
+/* While recording in fast mode with threads: how many events read the clock at all, over all
+ * threads (a TLS hit and a free of a block the thread allocated keep the thread's previous
+ * clock and read none). For tests. */
+uint64_t hakmem_trace_clock_reads(void);
 
 typedef struct hakmem_stats {
   uint64_t mmap_calls, unmap_calls, regions_mapped, regions_live;

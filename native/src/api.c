@@ -198,18 +198,21 @@ static void free_ok(hk_thread_t *t, uintptr_t p, const hk_class_ref_t *ref) {
   }
 }
 
-/* Recording a FREE in fast mode with threads: must its clock be fenced (docs/trace-format.md,
- * "Version 2")? Not when the block was certainly allocated by this thread: then its MALLOC is
- * earlier in this thread's own order, which the merge keeps. That holds for a tiny or pool block
- * whose slab this thread owns and did not adopt: only the owner allocates from a slab, and a slab
- * changes owner only when empty (every block free) except by adoption of an exited thread's
- * orphans. Everything else is fenced: a remote free, a block of an adopted slab, a large block
- * (any thread may free it and nothing records who allocated it), and any verdict but OK.
- * Reads the slab's first line, which free_ok reads anyway. */
-static inline int hk_free_needs_fence(const hk_thread_t *t, const hk_class_ref_t *ref) {
-  if (ref->verdict != HKT_VERDICT_OK || ref->kind == HK_KIND_LARGE) return 1;
+/* Recording a FREE in fast mode with threads: which clock (docs/trace-format.md, "Version 2")?
+ * When the block was certainly allocated by this thread, none: its MALLOC is earlier in this
+ * thread's own order, which the merge keeps, and nothing another thread did since this thread's
+ * last event can have changed the call, so the event keeps that event's clock (HKT_CLK_PREV).
+ * That holds for a tiny or pool block whose slab this thread owns and did not adopt: only the
+ * owner allocates from a slab, and a slab changes owner only when empty (every block free)
+ * except by adoption of an exited thread's orphans. Everything else reads the clock fenced: a
+ * remote free, a block of an adopted slab, a large block (any thread may free it and nothing
+ * records who allocated it), and any verdict but OK. Reads the slab's first line, which free_ok
+ * reads anyway. */
+static inline int hk_free_clock(const hk_thread_t *t, const hk_class_ref_t *ref) {
+  if (ref->verdict != HKT_VERDICT_OK || ref->kind == HK_KIND_LARGE) return HKT_CLK_FENCED;
   const hk_slab_t *s = ref->slab;
-  return __atomic_load_n(&s->owner, __ATOMIC_RELAXED) != t->index || s->adopted;
+  return __atomic_load_n(&s->owner, __ATOMIC_RELAXED) != t->index || s->adopted ? HKT_CLK_FENCED
+                                                                                : HKT_CLK_PREV;
 }
 
 static uint64_t usable_of(const hk_class_ref_t *ref) {
@@ -256,18 +259,48 @@ static inline void rec_ext(uint8_t op, hk_thread_t *t, uint64_t size, void *res,
  * malloc of a tiny size whose TLS list is not empty, and free of a live tiny block whose slab
  * has an owner (the caller: onto the TLS list; another thread: its remote queue, through
  * hk_remote_push), are served here without the rest of the call: only while the thread is set
- * up (active), not in the replay bypass, and not recording (a recorded call takes the full path,
- * so traces keep every event and internal decision). They make the same decisions as the full
- * path (docs/allocator.md 4, tiny_malloc and tiny_free) and call the same slow-path functions
- * (hk_tiny_malloc_slow for refill, hk_spill) whenever the TLS list is empty or over its cap;
- * anything else (pool, large, remote, invalid, foreign, NULL) falls through to the full path. */
+ * up (active), not in the replay bypass, and not recording in exact mode (whose lock wraps the
+ * whole call). They make the same decisions as the full path (docs/allocator.md 4, tiny_malloc
+ * and tiny_free) and call the same slow-path functions (hk_tiny_malloc_slow for refill,
+ * hk_spill) whenever the TLS list is empty or over its cap; anything else (pool, large, remote,
+ * invalid, foreign, NULL) falls through to the full path. Recording in fast mode, they record
+ * what the full path would (a MALLOC after the call, a FREE with verdict OK before it, with the
+ * clock malloc_full and hk_free_clock would choose; internal decisions are recorded where they
+ * are made, as in the full path). */
 
 static inline int fast_ok(const hk_thread_t *t) {
   /* t->fast == active && !hk_bypass (kept by hk_thread_slow, the exit flush and the bypass) */
-  return HK_LIKELY(t->fast) & !(g_trace_enabled | g_trace_exact);
+  return HK_LIKELY(t->fast) & !g_trace_exact;
 }
 
 static HK_NOINLINE void *malloc_full(size_t n);
+
+/* The fast path's free of a live tiny block whose slab has an owner (tag: the slab's tag). */
+static inline void tiny_free_fast(hk_thread_t *t, uintptr_t p, uint8_t *st, uint32_t tag) {
+  if (HK_LIKELY((tag >> 8) == t->index + 1)) {
+    /* (hk_spill asserts owner and class of every block it moves) */
+    __atomic_store_n(st, 0, __ATOMIC_RELAXED);
+    tiny_free_local(t, tag & 0xFF, (hk_block_t *)p);
+  } else if (hk_remote_push(hk_slab_of(p), (hk_block_t *)p) != 0) {
+    HK_COUNT(invalid_frees, 1); /* a racing free of the same block won (as free_ok) */
+  }
+}
+
+/* The same, recording: the FREE first, with verdict OK and the clock hk_free_clock would give
+ * (the thread's previous clock for a slab it owns and did not adopt, else fenced). Out of line,
+ * so the fast path saves no register for the call. */
+static HK_NOINLINE void free_fast_rec(hk_thread_t *t, uintptr_t p, uint8_t *st, uint32_t tag) {
+  int own = (tag >> 8) == t->index + 1 && !hk_slab_of(p)->adopted;
+  trace_free((uint16_t)t->index, HKT_VERDICT_OK, p, own ? HKT_CLK_PREV : HKT_CLK_FENCED);
+  tiny_free_fast(t, p, st, tag);
+}
+
+/* Recording a TLS hit of the fast path: the thread's previous clock (as malloc_full). Out of line
+ * and called last, so the fast path saves no register for it. */
+static HK_NOINLINE void *malloc_fast_rec(hk_thread_t *t, size_t n, hk_block_t *b) {
+  trace_event_clk(HKT_MALLOC, (uint16_t)t->index, (uint32_t)n, (uint64_t)(uintptr_t)b, HKT_CLK_PREV);
+  return b;
+}
 static HK_NOINLINE void free_full(void *ptr);
 
 /* ---------------------------------------------------------------- the API */
@@ -281,6 +314,7 @@ HK_API void *HK_NAME(malloc)(size_t n) {
       t->tls_head[c] = b->next;
       t->tls_count[c]--;
       hk_live_set((uintptr_t)b);
+      if (HK_UNLIKELY(trace_on())) return malloc_fast_rec(t, n, b);
       return b;
     }
   }
@@ -299,13 +333,8 @@ HK_API void HK_NAME(free)(void *ptr) {
     uint8_t *st = hk_st(p);
     uint32_t tag = hk_tag_of(p);
     if (HK_LIKELY(__atomic_load_n(st, __ATOMIC_RELAXED) == HK_ST_LIVE) && HK_LIKELY(tag != 0)) {
-      if (HK_LIKELY((tag >> 8) == t->index + 1)) {
-        /* (hk_spill asserts owner and class of every block it moves) */
-        __atomic_store_n(st, 0, __ATOMIC_RELAXED);
-        tiny_free_local(t, tag & 0xFF, (hk_block_t *)ptr);
-      } else if (hk_remote_push(hk_slab_of(p), (hk_block_t *)ptr) != 0) {
-        HK_COUNT(invalid_frees, 1); /* a racing free of the same block won (as free_ok) */
-      }
+      if (HK_UNLIKELY(trace_on())) free_fast_rec(t, p, st, tag);
+      else tiny_free_fast(t, p, st, tag);
       return;
     }
   }
@@ -317,8 +346,15 @@ static HK_NOINLINE void *malloc_full(size_t n) {
   hk_ensure_init();
   hk_thread_t *t = hk_thread();
   EXACT_LOCK();
-  void *p = alloc_plain(t, n);
-  rec_alloc(HKT_MALLOC, t, n, p);
+  hk_route_t r = route_plain(n);
+  /* a TLS hit reads only this thread's own list: its event keeps the thread's last clock (see
+   * hk_free_clock); a refill (the list empty) may take blocks other threads freed */
+  int clk = r.path == HK_PATH_TINY && t->tls_head[r.cls] ? HKT_CLK_PREV : HKT_CLK_NOW;
+  void *p = alloc_route(t, r, n, g_hk.cfg.min_align_bytes);
+  if (trace_on()) {
+    if (HK_LIKELY(n < 0xFFFFFFFFull)) trace_event_clk(HKT_MALLOC, (uint16_t)t->index, (uint32_t)n, (uint64_t)(uintptr_t)p, clk);
+    else rec_alloc(HKT_MALLOC, t, n, p);
+  }
   EXACT_UNLOCK();
   return p;
 }
@@ -347,7 +383,7 @@ static HK_NOINLINE void free_full(void *ptr) {
   else if (HK_LIKELY(in_heap(p))) hk_classify(p, &ref);
   else ref.verdict = HKT_VERDICT_FOREIGN;
   trace_free((uint16_t)t->index, (uint32_t)ref.verdict, p,
-             trace_on() && hk_free_needs_fence(t, &ref));
+             trace_on() ? hk_free_clock(t, &ref) : HKT_CLK_NOW);
   if (HK_LIKELY(ref.verdict == HKT_VERDICT_OK)) free_ok(t, p, &ref);
   else if (ref.verdict == HKT_VERDICT_FOREIGN) foreign_free(ptr);
   else if (ref.verdict == HKT_VERDICT_INVALID) hk_report_invalid("free", ptr);

@@ -95,7 +95,7 @@ typedef struct hk_slab {
   uint8_t is_pool;
   /* 1 after the slab was adopted from an exited thread's orphans until it is next empty (reset or
    * initialised): its live blocks may have been allocated by another thread, so a FREE of one is
-   * recorded with a fenced clock even by the owner (api.c, hk_free_needs_fence) */
+   * recorded with a fenced clock even by the owner (api.c, hk_free_clock) */
   uint8_t adopted;
   /* line 2: the owner's */
   uint32_t used __attribute__((aligned(64))); /* neither in the freelist nor uncarved */

@@ -111,6 +111,8 @@ typedef struct hkt_writer {
   uint32_t gen;          /* g_chunk_gen the chunk belongs to (stale: claim a new one) */
   _Atomic uint32_t busy; /* 1 while an event is being written (seal waits for 0) */
   uint64_t fenced;       /* clock reads fenced (lfence first): hakmem_trace_fenced() */
+  uint64_t clocks;       /* clock reads (HKT_CLK_PREV reads none): hakmem_trace_clock_reads() */
+  uint64_t last;         /* the clock of this thread's last event (HKT_CLK_PREV), in epoch gen */
 } __attribute__((aligned(64))) hkt_writer_t;
 static hkt_writer_t g_writers[HKT_THREADS_MAX];
 static _Atomic uint32_t g_writers_hi; /* 1 + the highest thread index that took a chunk */
@@ -428,17 +430,21 @@ __attribute__((noinline, cold)) static uint64_t exec_paused_retry(_Atomic uint64
  * earlier clock. The thread that receives it may execute rdtsc before the
  * load that received it has completed, so a FREE of a block that may have
  * been allocated on another thread fences first (lfence: every earlier load
- * done; ~9 ns here, as much as the rdtsc). The caller decides (trace_free's
- * `fence`: api.c's hk_free_needs_fence); a FREE of a block this thread
- * allocated itself is after its malloc in the thread's own order already.
- * See docs/trace-format.md, "Version 2". Elsewhere CLOCK_MONOTONIC (vDSO). */
+ * done; ~9 ns here, as much as the rdtsc). The caller decides (the clock
+ * mode, trace.h: api.c's hk_free_clock and malloc_full); a FREE of a block
+ * this thread allocated itself, and a malloc served from the TLS list, read
+ * no clock at all and keep the thread's previous one (HKT_CLK_PREV): their
+ * inputs are this thread's own, so an earlier clock cannot put them before
+ * anything they depend on, and what depends on them on other threads happens
+ * after the call, later than either clock. See docs/trace-format.md,
+ * "Version 2". Elsewhere CLOCK_MONOTONIC (vDSO). */
 #ifndef HKT_CLOCK_FENCE
-/* 0: never, 1: as the caller asks, 2: every event, 3: every FREE (the rule
- * before the caller decided; for measurements) */
+/* 0: never, 1: as the caller asks, 2: every event (and no HKT_CLK_PREV),
+ * 3: every FREE (the rule before the caller decided; for measurements) */
 #define HKT_CLOCK_FENCE 1
 #endif
-static inline int hkt_fence_wanted(uint8_t op, int fence) {
-  return HKT_CLOCK_FENCE == 2 || (HKT_CLOCK_FENCE == 1 && fence) ||
+static inline int hkt_fence_wanted(uint8_t op, int clk) {
+  return HKT_CLOCK_FENCE == 2 || (HKT_CLOCK_FENCE == 1 && clk == HKT_CLK_FENCED) ||
          (HKT_CLOCK_FENCE == 3 && op == HKT_FREE);
 }
 static inline uint64_t hkt_clock(int fence) {
@@ -461,9 +467,11 @@ static void writers_hi_raise(uint32_t n) {
 
 /* Slow path of chunk_event: the chunk is stale, full, or the clock moved more
  * than 16 bits from its base. Returns 1 with room for `need` slots and
- * t - w->base < 2^16, 0 to drop the event (closed, or out of space). */
-__attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, uint64_t t,
+ * *tp - w->base < 2^16 (*tp is read again after waiting out an exec), 0 to
+ * drop the event (closed, or out of space). */
+__attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, uint64_t *tp,
                                                 unsigned need) {
+  uint64_t t = *tp;
   uint32_t gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
   if (w->gen == gen && w->left >= need + 1) {
     /* only the clock: re-base it inside the chunk */
@@ -482,7 +490,7 @@ __attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, u
     atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     if (k >= HKT_CLOSED) return 0;
-    t = hkt_clock(0); /* after a wait (system calls): earlier loads are long done */
+    t = *tp = hkt_clock(0); /* after a wait (system calls): earlier loads are long done */
   }
   gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
   if (w->gen != gen) {
@@ -507,19 +515,25 @@ __attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, u
 }
 
 static inline void chunk_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
-                               const uint32_t *ext_a, const uint64_t *ext_b, int fence) {
+                               const uint32_t *ext_a, const uint64_t *ext_b, int clk) {
   hkt_writer_t *w = &g_writers[tid];
   atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst); /* the seal's membarrier orders it for the CPU */
-  fence = hkt_fence_wanted(op, fence);
-  w->fenced += (unsigned)fence;
-  uint64_t t = hkt_clock(fence);
-  unsigned need = 1 + n_ext;
-  if (__builtin_expect(w->gen != atomic_load_explicit(&g_chunk_gen, memory_order_relaxed) ||
-                           w->left < need || t - w->base > 0xFFFFu,
-                       0)) {
-    if (!chunk_slow(w, tid, t, need)) goto out;
+  uint32_t gen = atomic_load_explicit(&g_chunk_gen, memory_order_relaxed);
+  uint64_t t;
+  if (clk == HKT_CLK_PREV && w->gen == gen && HKT_CLOCK_FENCE < 2) {
+    t = w->last; /* nothing another thread did since then can have changed this call */
+  } else {
+    int fence = hkt_fence_wanted(op, clk);
+    w->fenced += (unsigned)fence;
+    w->clocks++;
+    t = hkt_clock(fence);
   }
+  unsigned need = 1 + n_ext;
+  if (__builtin_expect(w->gen != gen || w->left < need || t - w->base > 0xFFFFu, 0)) {
+    if (!chunk_slow(w, tid, &t, need)) goto out;
+  }
+  w->last = t;
   uint8_t *p = w->ptr;
   for (unsigned i = 0; i < n_ext; i++)
     slot_store(p + (i + 1) * HKT_SLOT_BYTES, HKT_OP_EXT, 0, ext_a ? ext_a[i] : 0,
@@ -533,14 +547,14 @@ out:
 }
 
 static inline void record(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
-                          const uint32_t *ext_a, const uint64_t *ext_b, int fence) {
+                          const uint32_t *ext_a, const uint64_t *ext_b, int clk) {
   if (n_ext > 3) n_ext = 3;
   uint64_t s;
   if (__builtin_expect(g_trace_single, 1)) {
     s = atomic_load_explicit(&g_slot_next, memory_order_relaxed);
     atomic_store_explicit(&g_slot_next, s + 1 + n_ext, memory_order_relaxed);
   } else if (atomic_load_explicit(&g_chunked, memory_order_acquire)) {
-    chunk_event(op, tid, a, b, n_ext, ext_a, ext_b, fence);
+    chunk_event(op, tid, a, b, n_ext, ext_a, ext_b, clk);
     return;
   } else {
     s = atomic_fetch_add_explicit(&g_slot_next, 1 + n_ext, memory_order_relaxed);
@@ -564,11 +578,12 @@ static inline void record(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsi
  * a pointer another thread produced (realloc's old block), and must not be stamped before it. */
 void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ext,
                  const uint32_t *ext_a, const uint64_t *ext_b) {
-  record(op, tid, a, b, n_ext, ext_a, ext_b, op == HKT_FREE || op == HKT_REALLOC);
+  record(op, tid, a, b, n_ext, ext_a, ext_b,
+         op == HKT_FREE || op == HKT_REALLOC ? HKT_CLK_FENCED : HKT_CLK_NOW);
 }
 
-void trace_free_event(uint16_t tid, uint32_t verdict, uint64_t p, int fence) {
-  record(HKT_FREE, tid, verdict, p, 0, 0, 0, fence);
+void trace_event_clk(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, int clk) {
+  record(op, tid, a, b, 0, 0, 0, clk);
 }
 
 __attribute__((visibility("default"))) uint64_t hakmem_trace_fenced(void) {
@@ -576,6 +591,14 @@ __attribute__((visibility("default"))) uint64_t hakmem_trace_fenced(void) {
   uint64_t n = 0;
   for (uint32_t i = 0; i < hi && i < HKT_THREADS_MAX; i++)
     n += __atomic_load_n(&g_writers[i].fenced, __ATOMIC_RELAXED);
+  return n;
+}
+
+__attribute__((visibility("default"))) uint64_t hakmem_trace_clock_reads(void) {
+  uint32_t hi = atomic_load_explicit(&g_writers_hi, memory_order_acquire);
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < hi && i < HKT_THREADS_MAX; i++)
+    n += __atomic_load_n(&g_writers[i].clocks, __ATOMIC_RELAXED);
   return n;
 }
 

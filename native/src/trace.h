@@ -37,14 +37,20 @@ void trace_event(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, unsigned n_ex
 static inline void trace_ev0(uint8_t op, uint16_t tid, uint32_t a, uint64_t b) {
   if (trace_on()) trace_event(op, tid, a, b, 0, 0, 0);
 }
-/* FREE (op HKT_FREE, a = verdict, b = pointer). `fence`: the block may have
- * been allocated on another thread, so in chunk mode the clock waits for every
- * earlier load (the one that received the pointer) before it is read
- * (docs/trace-format.md, "Version 2"; api.c decides: hk_free_needs_fence).
- * trace_event(HKT_FREE, ...) always fences. */
-void trace_free_event(uint16_t tid, uint32_t verdict, uint64_t p, int fence);
-static inline void trace_free(uint16_t tid, uint32_t verdict, uint64_t p, int fence) {
-  if (trace_on()) trace_free_event(tid, verdict, p, fence);
+/* How a chunk-mode event gets its clock (docs/trace-format.md, "Version 2"):
+ * HKT_CLK_NOW reads the TSC; HKT_CLK_FENCED waits for every earlier load (the one
+ * that received a pointer from another thread) first; HKT_CLK_PREV reads nothing
+ * and keeps the thread's previous clock, for a call whose inputs are all this
+ * thread's own (a TLS hit, a free of a block this thread allocated): api.c
+ * decides. trace_event() uses NOW, FENCED for FREE and REALLOC. */
+#define HKT_CLK_NOW 0
+#define HKT_CLK_FENCED 1
+#define HKT_CLK_PREV 2
+/* An event without extension slots, with its clock mode. */
+void trace_event_clk(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, int clk);
+/* FREE (op HKT_FREE, a = verdict, b = pointer); api.c's hk_free_clock decides the clock. */
+static inline void trace_free(uint16_t tid, uint32_t verdict, uint64_t p, int clk) {
+  if (trace_on()) trace_event_clk(HKT_FREE, tid, verdict, p, clk);
 }
 static inline void trace_ev1(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, uint32_t ea,
                              uint64_t eb) {

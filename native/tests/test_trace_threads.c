@@ -15,7 +15,9 @@
  * Last, which FREE clocks are fenced (hakmem_trace_fenced): none for blocks
  * the freeing thread allocated (tiny and pool), one per remote free, per
  * large block, and per free of a block in a slab adopted from an exited
- * thread (docs/trace-format.md, "Version 2"). */
+ * thread (docs/trace-format.md, "Version 2"); and which events read the clock
+ * at all (hakmem_trace_clock_reads): not those frees of the thread's own
+ * blocks, nor mallocs served from the TLS list. */
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -119,12 +121,29 @@ static int child_run(void) {
 static void *g_fb[FN];
 static pthread_barrier_t g_fbar;
 
+static size_t fence_size(int i) { return i % 10 == 0 ? 30000 : 16 + (size_t)(i % 900); }
 static void *fence_local(void *arg) {
   uint64_t f0 = hakmem_trace_fenced();
-  for (int i = 0; i < FN; i++) g_fb[i] = malloc(i % 10 == 0 ? 30000 : 16 + (size_t)(i % 900));
+  uint64_t c0 = hakmem_trace_clock_reads();
+  for (int i = 0; i < FN; i++) g_fb[i] = malloc(fence_size(i));
+  uint64_t c1 = hakmem_trace_clock_reads();
   for (int i = 0; i < FN; i++) free(g_fb[i]);
   uint64_t f1 = hakmem_trace_fenced();
+  uint64_t c2 = hakmem_trace_clock_reads();
   CHECK(f1 == f0, "local tiny/pool frees: %llu fenced, expected 0", (unsigned long long)(f1 - f0));
+  /* a free of a block this thread allocated keeps the thread's previous clock: no read */
+  CHECK(c2 == c1, "local tiny/pool frees: %llu clock reads, expected 0",
+        (unsigned long long)(c2 - c1));
+  CHECK(c1 - c0 >= FN / 10, "first mallocs: %llu clock reads, expected at least the %d pool ones",
+        (unsigned long long)(c1 - c0), FN / 10);
+  /* the same sizes again: the tiny ones are TLS hits (no read), the pool ones read it */
+  for (int i = 0; i < FN; i++) g_fb[i] = malloc(fence_size(i));
+  uint64_t c3 = hakmem_trace_clock_reads();
+  CHECK(c3 - c2 >= FN / 10 && c3 - c2 <= FN / 10 + FN / 20,
+        "mallocs from the TLS lists: %llu clock reads, expected %d (pool) + a few refills",
+        (unsigned long long)(c3 - c2), FN / 10);
+  for (int i = 0; i < FN; i++) free(g_fb[i]);
+  f1 = hakmem_trace_fenced();
   void *volatile big = malloc(4u << 20); /* volatile: the pair is not optimised away */
   free(big);
   uint64_t f2 = hakmem_trace_fenced();
@@ -132,17 +151,20 @@ static void *fence_local(void *arg) {
   return arg;
 }
 static void *fence_producer(void *arg) { /* stays alive (owner) while the consumer frees */
-  for (int i = 0; i < FN; i++) g_fb[i] = malloc(i % 10 == 0 ? 30000 : 16 + (size_t)(i % 900));
+  for (int i = 0; i < FN; i++) g_fb[i] = malloc(fence_size(i));
   pthread_barrier_wait(&g_fbar);
   pthread_barrier_wait(&g_fbar);
   return arg;
 }
 static void *fence_consumer(void *arg) {
   pthread_barrier_wait(&g_fbar);
-  uint64_t f0 = hakmem_trace_fenced();
+  uint64_t f0 = hakmem_trace_fenced(), c0 = hakmem_trace_clock_reads();
   for (int i = 0; i < FN; i++) free(g_fb[i]);
-  uint64_t f1 = hakmem_trace_fenced();
+  uint64_t f1 = hakmem_trace_fenced(), c1 = hakmem_trace_clock_reads();
   CHECK(f1 - f0 == FN, "remote frees: %llu fenced, expected %d", (unsigned long long)(f1 - f0), FN);
+  /* (plus any region event a free causes) */
+  CHECK(c1 - c0 >= FN && c1 - c0 <= FN + 8, "remote frees: %llu clock reads, expected %d",
+        (unsigned long long)(c1 - c0), FN);
   pthread_barrier_wait(&g_fbar);
   return arg;
 }

@@ -73,6 +73,11 @@ export function formatSummary(s: ReplaySummary): string {
     lines.push(`first disagreement at event ${num(d.event)} (thread ${d.tid}, ${d.op}): ${d.what}`);
     lines.push(`  recorded  ${d.recorded}`);
     lines.push(`  model     ${d.model}`);
+    if (s.mode.startsWith('fast') && s.threads > 1) {
+      lines.push(
+        'note        a fast-mode trace orders the calls of different threads by a clock read at one end of each call: two threads taking the same slab or queue at once may be recorded in another order than the allocator saw, and the twin then disagrees without a bug. Record with --mode exact to compare every event (docs/trace-format.md, "Order").',
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }

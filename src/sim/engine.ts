@@ -153,8 +153,13 @@ export class ReplayEngine {
     const report = (v: Violation) => this.violate(v);
     this.traceChecks = this.checks === 'off' ? null : new TraceChecks(this.cfg, this.addresses, report, (p) => this.describeAddress(p));
     const blocks = this.traceChecks?.blocks;
+    // Whether the program holds the twin's block at address a: a live pointer a names it unless,
+    // after a disagreement, that pointer names another of the twin's blocks (ptrMap).
+    const ptrMap = this.ptrMap;
     this.modelChecks =
-      this.checks === 'full' && this.comparable ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => blocks?.isLive(a) ?? false) : null;
+      this.checks === 'full' && this.comparable
+        ? new ModelChecks(this.model, this.cfg, this.addresses, report, (a) => (blocks?.isLive(a) ?? false) && (ptrMap.size === 0 || ptrMap.get(a) === undefined))
+        : null;
   }
 
   private violate(v: Violation): void {
@@ -366,11 +371,18 @@ export class ReplayEngine {
         this.ptrMap.set(ptr, { kind: 'region', regionId: predicted.regionId, offset: Math.max(0, predicted.offset) });
       }
       if (this.traceChecks) {
-        const placed = agreed ? predicted : this.model.locate(this.addresses.resolve(ptr));
+        // The trace checks judge the real allocator's block through the twin's view of its slab.
+        // While the twin agrees, that view is the real one. After a disagreement in a fast-mode
+        // trace (calls of two threads recorded in another order than they took effect) the real
+        // block's slab may be in another state in the twin, so only what the trace itself shows
+        // is checked (region, alignment, liveness); in exact mode a disagreement is a bug of one
+        // side, and the twin's view of the real block is what names it.
+        const placed = agreed ? predicted : this.header.exact ? this.model.locate(this.addresses.resolve(ptr)) : null;
         this.traceChecks.allocated(ev.index, ev.tid, ptr, region, offset, size, align, placed);
-        if (placed) {
-          this.modelChecks?.userAlloc(placed);
-          this.touched = placed;
+        // The model checks count the twin's own block: the one a later free of ptr resolves to.
+        if (predicted) {
+          this.modelChecks?.userAlloc(predicted);
+          this.touched = predicted;
         }
       }
     }
