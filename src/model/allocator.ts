@@ -66,6 +66,13 @@ const POINTER_BYTES = 8;
 export interface ModelOptions {
   /** Record internal decisions (refill, spill, drain, slab_empty, lru_*). Default true. */
   internalEvents?: boolean;
+  /**
+   * malloc, calloc, memalign and a moving realloc answer a successful call with the same two
+   * objects (the outcome and its placement), overwritten by the next such call. For a caller
+   * that reads the answer at once and keeps none of it: the replay engine, which made two
+   * objects per allocation otherwise. Default false (fresh objects).
+   */
+  reuseOutcomes?: boolean;
 }
 
 /** A deep copy of the twin's state. */
@@ -90,6 +97,10 @@ function failed(errno: number): AllocOutcome {
   return { placement: null, errno };
 }
 
+function blankPlacement(): Placement {
+  return { regionId: 0, slabIndex: 0, blockIndex: 0, offset: 0, kind: RegionKind.SuperSlab, classIdx: 0, usableBytes: 0 };
+}
+
 function isPow2(v: number): boolean {
   return v > 0 && Number.isInteger(v) && 2 ** Math.round(Math.log2(v)) === v;
 }
@@ -102,9 +113,12 @@ export class HakmemModel {
   private cSlab: SlabMeta | null = null;
   private cBlock = 0;
   private cLarge: LargeRegion | null = null;
+  /** With reuseOutcomes: what allocate() answers with (null: fresh objects per call). */
+  private readonly reused: { outcome: AllocOutcome; placement: Placement } | null;
 
   constructor(cfg: Readonly<HakmemConfig>, opts: ModelOptions = {}) {
     this.cfg = cfg;
+    this.reused = opts.reuseOutcomes ? { outcome: { placement: null, errno: 0 }, placement: blankPlacement() } : null;
     this.h = new Heap(cfg, newModelState(cfg), opts.internalEvents ?? true);
     this.router = new Router(cfg);
   }
@@ -240,19 +254,26 @@ export class HakmemModel {
     if (size === 0) size = 1;
     const code = this.router.code(size, align);
     const h = this.h;
+    const into = this.reused === null ? blankPlacement() : this.reused.placement;
+    let placement: Placement;
     if (code === ROUTE_LARGE) {
       const r = largeMalloc(h, size, align);
       if (r === null) return failed(ENOMEM);
-      return { placement: this.largePlacement(r), errno: 0 };
-    }
-    if (code >= ROUTE_POOL) {
+      placement = this.largePlacement(r, into);
+    } else if (code >= ROUTE_POOL) {
       const pg = poolMalloc(h, t, code - ROUTE_POOL);
       if (pg === null) return failed(ENOMEM);
-      return { placement: this.poolPlacement(pg, h.got[0]), errno: 0 };
+      placement = this.poolPlacement(pg, h.got[0], into);
+    } else {
+      const key = tinyMalloc(h, t, code);
+      if (key < 0) return failed(ENOMEM);
+      placement = this.tinyPlacement(h.gotSlab as SlabMeta, key - Math.floor(key / h.blockSpan) * h.blockSpan, into);
     }
-    const key = tinyMalloc(h, t, code);
-    if (key < 0) return failed(ENOMEM);
-    return { placement: this.tinyPlacement(h.gotSlab as SlabMeta, key - Math.floor(key / h.blockSpan) * h.blockSpan), errno: 0 };
+    if (this.reused === null) return { placement, errno: 0 };
+    const out = this.reused.outcome;
+    out.placement = placement;
+    out.errno = 0;
+    return out;
   }
 
   // ------------------------------------------------------------------ free
@@ -411,40 +432,39 @@ export class HakmemModel {
     return cls;
   }
 
-  private tinyPlacement(s: SlabMeta, b: number): Placement {
-    return {
-      regionId: s.regionId,
-      slabIndex: s.slabIndex,
-      blockIndex: b,
-      offset: s.slabIndex * this.cfg.slabSizeBytes + b * s.classSize,
-      kind: RegionKind.SuperSlab,
-      classIdx: s.classIdx,
-      usableBytes: s.classSize,
-    };
+  // The placement of a block, written into `p` (a new object unless the caller passes one).
+
+  private tinyPlacement(s: SlabMeta, b: number, p: Placement = blankPlacement()): Placement {
+    p.regionId = s.regionId;
+    p.slabIndex = s.slabIndex;
+    p.blockIndex = b;
+    p.offset = s.slabIndex * this.cfg.slabSizeBytes + b * s.classSize;
+    p.kind = RegionKind.SuperSlab;
+    p.classIdx = s.classIdx;
+    p.usableBytes = s.classSize;
+    return p;
   }
 
-  private poolPlacement(pg: SlabMeta, b: number): Placement {
-    return {
-      regionId: pg.regionId,
-      slabIndex: 0,
-      blockIndex: b,
-      offset: b * pg.classSize,
-      kind: RegionKind.PoolPage,
-      classIdx: pg.classIdx,
-      usableBytes: pg.classSize,
-    };
+  private poolPlacement(pg: SlabMeta, b: number, p: Placement = blankPlacement()): Placement {
+    p.regionId = pg.regionId;
+    p.slabIndex = 0;
+    p.blockIndex = b;
+    p.offset = b * pg.classSize;
+    p.kind = RegionKind.PoolPage;
+    p.classIdx = pg.classIdx;
+    p.usableBytes = pg.classSize;
+    return p;
   }
 
-  private largePlacement(r: LargeRegion): Placement {
-    return {
-      regionId: r.regionId,
-      slabIndex: 0,
-      blockIndex: 0,
-      offset: 0,
-      kind: RegionKind.Large,
-      classIdx: -1,
-      usableBytes: r.sizeBytes,
-    };
+  private largePlacement(r: LargeRegion, p: Placement = blankPlacement()): Placement {
+    p.regionId = r.regionId;
+    p.slabIndex = 0;
+    p.blockIndex = 0;
+    p.offset = 0;
+    p.kind = RegionKind.Large;
+    p.classIdx = -1;
+    p.usableBytes = r.sizeBytes;
+    return p;
   }
 
   // ------------------------------------------------- digest and snapshots

@@ -120,7 +120,10 @@ export class ReplayEngine {
    * own REALLOC event, so its old pointer must be resolved against the regions as they were.
    */
   private readonly recentlyGone: { regionId: number; base: number; sizeBytes: number }[] = [];
-  /** The twin's answer to the last allocating call (null: it failed) and the last free's verdict. */
+  /**
+   * The twin's answer to the last allocating call (null: it failed) and the last free's verdict.
+   * Valid until the next event (the model reuses the placement object).
+   */
   lastPlacement: Placement | null = null;
   lastVerdict: Verdict = Verdict.Null;
   /** The slab the current event touched (for incremental model checks). */
@@ -144,7 +147,9 @@ export class ReplayEngine {
     this.cfg = configFromEntries(header.config);
     // Internal decisions are only compared when the trace recorded them; without them the
     // model need not build an event object per refill, spill and drain.
-    this.model = new HakmemModel(this.cfg, { internalEvents: header.internal });
+    // The engine reads each allocation's answer at once (lastPlacement until the next event): the
+    // model need not build two objects per allocation.
+    this.model = new HakmemModel(this.cfg, { internalEvents: header.internal, reuseOutcomes: true });
     this.addresses = new AddressMap(header.heapBase, header.heapBytes, this.cfg.superslabSizeBytes, this.cfg.poolPageSizeBytes);
     this.comparable = !header.forked;
     this.compareInternal = header.internal;
