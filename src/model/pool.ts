@@ -20,7 +20,7 @@ export function poolMalloc(h: Heap, t: ThreadState, j: number): SlabMeta | null 
     const pg = h.page(owned[i]);
     // A page with no free, uncarved or remote block gives nothing (take would be a no-op).
     if (pg.freelist.length === 0 && pg.carvedBlocks >= pg.capacityBlocks && pg.remote.length === 0) continue;
-    if (got.length !== 0) got.length = 0;
+    clearGot(got);
     if (take(h, pg, 1) === 1) {
       t.pageScanFrom[j] = i;
       pg.live[got[0]] = LIVE;
@@ -31,12 +31,20 @@ export function poolMalloc(h: Heap, t: ThreadState, j: number): SlabMeta | null 
   for (;;) {
     const pg = poolAcquirePage(h, t, j);
     if (pg === null) return null;
-    if (got.length !== 0) got.length = 0;
+    clearGot(got);
     if (take(h, pg, 1) === 1) {
       pg.live[got[0]] = LIVE;
       return pg;
     }
   }
+}
+
+/**
+ * Empty h.got, which holds at most the one block of the last take(pg, 1): a pop is inlined
+ * where setting the length is a call into the runtime (4% of mid_large_mt's replay).
+ */
+function clearGot(got: number[]): void {
+  while (got.length !== 0) got.pop();
 }
 
 /** pool_acquire_page(t, j): orphan (FIFO), else the free-page stack's top, else a new page. */
