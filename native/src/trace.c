@@ -586,20 +586,21 @@ void trace_event_clk(uint8_t op, uint16_t tid, uint32_t a, uint64_t b, int clk) 
   record(op, tid, a, b, 0, 0, 0, clk);
 }
 
-__attribute__((visibility("default"))) uint64_t hakmem_trace_fenced(void) {
+/* The sum of one writer counter over the threads that took a chunk. */
+static uint64_t writers_sum(size_t field) {
   uint32_t hi = atomic_load_explicit(&g_writers_hi, memory_order_acquire);
   uint64_t n = 0;
   for (uint32_t i = 0; i < hi && i < HKT_THREADS_MAX; i++)
-    n += __atomic_load_n(&g_writers[i].fenced, __ATOMIC_RELAXED);
+    n += __atomic_load_n((const uint64_t *)((const char *)&g_writers[i] + field), __ATOMIC_RELAXED);
   return n;
 }
 
+__attribute__((visibility("default"))) uint64_t hakmem_trace_fenced(void) {
+  return writers_sum(offsetof(hkt_writer_t, fenced));
+}
+
 __attribute__((visibility("default"))) uint64_t hakmem_trace_clock_reads(void) {
-  uint32_t hi = atomic_load_explicit(&g_writers_hi, memory_order_acquire);
-  uint64_t n = 0;
-  for (uint32_t i = 0; i < hi && i < HKT_THREADS_MAX; i++)
-    n += __atomic_load_n(&g_writers[i].clocks, __ATOMIC_RELAXED);
-  return n;
+  return writers_sum(offsetof(hkt_writer_t, clocks));
 }
 
 /* -------------------------------------------------------------- open/close */
