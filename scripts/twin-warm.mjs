@@ -1,8 +1,9 @@
 // node scripts/twin-warm.mjs [--runs N] [--only SUBSTR] [--clock cpu|wall] [DIST[,DIST2...]]
 //
 // The twin's warm replay rates of table 3 (scripts/bench.mjs replayRateWarm), alone and quick:
-// per trace and checks mode, a fresh process replays the trace once (not timed), then again
-// until 0.5 s or 50 passes, and reports events per second. Two differences from the bench, for
+// per trace and checks mode, a fresh process warms up as the bench does (replays the trace until
+// 0.5 s of wall-clock time have passed, at least once and at most 50 times; not timed), then
+// replays it again until 0.5 s or 50 passes, and reports events per second. Two differences from the bench, for
 // comparing builds on a shared machine: passes are timed by the process's CPU time (user+sys,
 // which also counts V8's compiler and GC threads, so rates are below the bench's wall-clock
 // ones), and with several dist directories (an old build copied aside, say) the builds
@@ -40,7 +41,9 @@ for (const d of dists) {
 
 const PASSES = `const [dist, trace, checks] = process.argv.slice(1);
 const { replayFile } = await import(dist + '/sim/replay.js');
-const opts = { checks }; replayFile(trace, opts);
+const opts = { checks };
+const w0 = process.hrtime.bigint(); let warm = 0;
+do { replayFile(trace, opts); warm++; } while (warm < 50 && Number(process.hrtime.bigint() - w0) < 0.5e9);
 const cpu = ${clock === 'cpu' ? '() => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6; }' : '() => Number(process.hrtime.bigint()) / 1e9'};
 let events = 0, passes = 0; const t0 = cpu(); let dt = 0;
 while (passes < 50 && dt < 0.5) { events += replayFile(trace, opts).events; passes++; dt = cpu() - t0; }
