@@ -399,7 +399,7 @@ export class HakmemModel {
    * Sets cSlab/cBlock (tiny, pool) or cLarge.
    */
   private classify(regionId: number, offset: number): Cls {
-    const r = this.h.st.regions.get(regionId);
+    const r = this.h.region(regionId);
     if (r === undefined) return Cls.Invalid;
     if (r.kind === RegionKind.Large) {
       if (offset !== 0) return Cls.Invalid;

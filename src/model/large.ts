@@ -31,7 +31,7 @@ export function largeMalloc(h: Heap, size: number, align: number): LargeRegion |
 
 /** large_free: unmap (REGION_UNMAP). */
 export function largeFree(h: Heap, r: LargeRegion): void {
-  h.st.regions.delete(r.regionId);
+  h.deleteRegion(r.regionId);
   h.emit({ op: 'region_unmap', regionId: r.regionId });
 }
 

@@ -36,7 +36,7 @@ export function lruEvictBack(h: Heap): void {
   ss.inLru = false;
   h.lruOps++;
   if (h.internal) h.emit({ op: 'lru_evict', regionId: id, vclock: st.vclock });
-  st.regions.delete(id);
+  h.deleteRegion(id);
   st.superslabsMapped--;
   h.emit({ op: 'region_unmap', regionId: id });
 }

@@ -127,7 +127,7 @@ export function poolReleasePage(h: Heap, pg: SlabMeta): void {
     region.onFreeStack = true;
     st.freePages.push(pg.regionId);
   } else {
-    st.regions.delete(pg.regionId);
+    h.deleteRegion(pg.regionId);
     st.poolPagesMapped--;
     h.emit({ op: 'region_unmap', regionId: pg.regionId });
   }
