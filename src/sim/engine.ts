@@ -582,6 +582,15 @@ export class ReplayEngine {
     this.modelDecisions.length = 0;
   }
 
+  /**
+   * For a driver that is done with the engine once it has read the results (replayFile): the
+   * trace checks' block table hands its arrays on to the next engine's (LiveTable.release) and
+   * is left empty. Counts, violations and disagreements stay.
+   */
+  release(): void {
+    this.traceChecks?.release();
+  }
+
   /** Call at the end of the trace: unmatched decisions on either side are disagreements. */
   finish(lastEvent: number): void {
     const n = Math.max(this.recordedDecisions.length, this.modelDecisions.length);

@@ -43,6 +43,8 @@ export function replayFile(path: string, opts: ReplayOptions = {}): ReplaySummar
     engine.finish(cursor.eventsRead - 1);
     opts.onProgress?.(trace.slotLimit, trace.slotLimit);
     const c = engine.counts;
+    // Nothing reads the block table past this point (the summary is made of counts and reports).
+    engine.release();
     const compared = c.allocations + c.frees + c.regionEvents + c.internalEvents;
     const agreed = c.allocationsAgreed + c.freesAgreed + c.regionEventsAgreed + c.internalEventsAgreed;
     return {

@@ -30,6 +30,43 @@ export interface LiveTableSnapshot {
   freeTid: Int32Array;
 }
 
+interface Storage {
+  keys: Float64Array<ArrayBuffer>;
+  size: Float64Array<ArrayBuffer>;
+  event: Float64Array<ArrayBuffer>;
+  freeEvent: Float64Array<ArrayBuffer>;
+  tid: Int32Array<ArrayBuffer>;
+  freeTid: Int32Array<ArrayBuffer>;
+}
+
+/**
+ * Arrays of tables that grew out of them or were released, one set per size (by bits), for the
+ * next table of that size. A replay's table grows by doubling from 64 slots, and fresh typed
+ * arrays of up to a few MiB cost page faults on first touch: growing was 7-8% of a warm replay
+ * of python-json.hkt (CPU profile), whose table reaches 2^17 slots, and replays one after
+ * another (the bench, a campaign) grew theirs again from new memory each time. Up to
+ * MAX_SPARE_BITS, so the spares hold at most about twice the largest such table.
+ * Deterministic: a spare table is emptied (keys cleared) before use, and nothing reads a slot's
+ * other fields while its key is empty.
+ */
+const spares: (Storage | undefined)[] = [];
+const MAX_SPARE_BITS = 18;
+
+function takeStorage(bits: number): Storage {
+  const s = spares[bits];
+  if (s !== undefined) {
+    spares[bits] = undefined;
+    s.keys.fill(EMPTY);
+    return s;
+  }
+  const n = 1 << bits;
+  return { keys: new Float64Array(n), size: new Float64Array(n), event: new Float64Array(n), freeEvent: new Float64Array(n), tid: new Int32Array(n), freeTid: new Int32Array(n) };
+}
+
+function giveStorage(bits: number, s: Storage): void {
+  if (bits <= MAX_SPARE_BITS && spares[bits] === undefined) spares[bits] = s;
+}
+
 export class LiveTable {
   private bits = MIN_BITS;
   private mask = (1 << MIN_BITS) - 1;
@@ -171,7 +208,8 @@ export class LiveTable {
   }
 
   private grow(): void {
-    const old = this.snapshotArrays();
+    const old = this.storage();
+    const oldBits = this.bits;
     this.alloc(this.bits + 1);
     for (let i = 0; i < old.keys.length; i++) {
       const k = old.keys[i];
@@ -185,31 +223,37 @@ export class LiveTable {
       this.tid[j] = old.tid[i];
       this.freeTid[j] = old.freeTid[i];
     }
+    giveStorage(oldBits, old);
   }
 
+  /** New (or spare) arrays of 2^bits slots, all empty. */
   private alloc(bits: number): void {
-    const n = 1 << bits;
+    const s = takeStorage(bits);
     this.bits = bits;
-    this.mask = n - 1;
-    this.keys = new Float64Array(n);
-    this.size = new Float64Array(n);
-    this.event = new Float64Array(n);
-    this.freeEvent = new Float64Array(n);
-    this.tid = new Int32Array(n);
-    this.freeTid = new Int32Array(n);
+    this.mask = (1 << bits) - 1;
+    this.keys = s.keys;
+    this.size = s.size;
+    this.event = s.event;
+    this.freeEvent = s.freeEvent;
+    this.tid = s.tid;
+    this.freeTid = s.freeTid;
   }
 
-  private snapshotArrays(): LiveTableSnapshot {
-    return {
-      bits: this.bits,
-      count: this.count,
-      keys: this.keys,
-      size: this.size,
-      event: this.event,
-      freeEvent: this.freeEvent,
-      tid: this.tid,
-      freeTid: this.freeTid,
-    };
+  private storage(): Storage {
+    return { keys: this.keys, size: this.size, event: this.event, freeEvent: this.freeEvent, tid: this.tid, freeTid: this.freeTid };
+  }
+
+  /**
+   * Done with the table: its arrays go to the spares for the next table of their size, and the
+   * table is left empty at the smallest size. Only for a table nothing will read again as it was
+   * (replayFile's, once the replay's summary is made).
+   */
+  release(): void {
+    const old = this.storage();
+    const oldBits = this.bits;
+    this.alloc(MIN_BITS);
+    this.count = 0;
+    giveStorage(oldBits, old);
   }
 
   /** A copy of the entries in use, packed (a checkpoint holds no empty slots). */
@@ -251,7 +295,10 @@ export class LiveTable {
 
   /** Back to a snapshot (it can be restored more than once). */
   restore(s: LiveTableSnapshot): void {
+    const old = this.storage();
+    const oldBits = this.bits;
     this.alloc(s.bits);
+    giveStorage(oldBits, old);
     this.count = s.count;
     for (let j = 0; j < s.count; j++) {
       const k = s.keys[j];

@@ -86,6 +86,11 @@ export class TraceChecks {
     this.freedAt = 0;
   }
 
+  /** Done: the block table's arrays go to the next table (LiveTable.release). */
+  release(): void {
+    this.blocks.release();
+  }
+
   restore(s: TraceChecksSnapshot): void {
     this.blocks.restore(s.blocks);
     if (s.ringLength !== 0) {
