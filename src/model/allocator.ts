@@ -113,6 +113,10 @@ export class HakmemModel {
   private cSlab: SlabMeta | null = null;
   private cBlock = 0;
   private cLarge: LargeRegion | null = null;
+  /** thread()'s last answer (a memo of st.threads.get; only threadExit deletes from it). */
+  private lastTid = -1;
+  private lastThread: ThreadState | null = null;
+  private lastTidSt: ModelState | null = null;
   /** With reuseOutcomes: what allocate() answers with (null: fresh objects per call). */
   private readonly reused: { outcome: AllocOutcome; placement: Placement } | null;
 
@@ -196,14 +200,21 @@ export class HakmemModel {
     }
     h.st.threads.delete(tid);
     h.st.exited.set(tid, 1);
+    if (tid === this.lastTid) this.lastTidSt = null;
   }
 
   private thread(tid: number): ThreadState {
-    let t = this.h.st.threads.get(tid);
+    const st = this.h.st;
+    // Consecutive calls are mostly one thread's: the last answer, while st and its entry stand.
+    if (tid === this.lastTid && st === this.lastTidSt) return this.lastThread as ThreadState;
+    let t = st.threads.get(tid);
     if (t === undefined) {
-      t = newThreadState(this.h, tid, !this.h.st.exited.has(tid));
-      this.h.st.threads.set(tid, t);
+      t = newThreadState(this.h, tid, !st.exited.has(tid));
+      st.threads.set(tid, t);
     }
+    this.lastTid = tid;
+    this.lastThread = t;
+    this.lastTidSt = st;
     return t;
   }
 
