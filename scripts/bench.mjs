@@ -483,9 +483,18 @@ for (const { threads, acc } of t2) {
 md.push('', 'Goals (issue 4): at most 25 ns/event on one thread, flat as threads are added in fast mode; at most 16 bytes/event.', '');
 
 md.push('## 3. The twin', '');
-md.push('Events replayed per second by the TypeScript twin (node, one thread) with invariant checks off, fast and full, and by `hakmem-replay` (the real allocator, ordered replay) on the same traces. The first columns are one cold process per replay (start-up and JIT compilation included, which is most of a short trace\'s time); the "warm" columns replay the trace untimed in one process for half a second (at least once, at most 50 passes: the optimising compiler has then finished with the hot functions; after one untimed pass, git-log.hkt (69,000 events) measured about half its rate, fast and full, in three runs each way), then again until half a second has passed (at most 50 passes), and divide the events of the timed passes by their time: the steady state a long trace of the same program would run at.', '');
+md.push('Events replayed per second by the TypeScript twin (node, one thread) with invariant checks off, fast and full, and by `hakmem-replay` (the real allocator, ordered replay) on the same traces. The first columns are one cold process per replay (start-up and JIT compilation included, which is most of a short trace\'s time); the "warm" columns replay the trace untimed in one process for half a second (at least once, at most 50 passes: the optimising compiler has then finished with the hot functions; after one untimed pass, git-log.hkt (69,000 events) measured about half its rate, fast and full, in three runs each way), then again until half a second has passed (at most 50 passes), and divide the events of the timed passes by their time: the steady state a long trace of the same program would run at. The last row takes the bundled traces as one workload: all their events over the sum of each one\'s events divided by its rate.', '');
 md.push('| trace | events | twin, checks off | twin, fast | twin, full | twin, fast, warm | twin, full, warm | hakmem-replay |', '|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of t3.rows) md.push(`| ${r.name} | ${fmtInt(r.events)} | ${fmtInt(median(r.off))} | ${fmtInt(median(r.fast))} | ${fmtInt(median(r.full))} | ${fmtInt(median(r.fastWarm))} | ${fmtInt(median(r.fullWarm))} | ${fmtInt(median(r.native))} |`);
+{
+  // The bundled traces as one workload: their events over the time each column's rates imply.
+  const bundled = t3.rows.filter((r) => r.name.endsWith('.hkt'));
+  const events = bundled.reduce((n, r) => n + r.events, 0);
+  const together = (col) => events / bundled.reduce((t, r) => t + r.events / median(r[col]), 0);
+  if (bundled.length > 1) {
+    md.push(`| all ${bundled.length} bundled traces together | ${fmtInt(events)} | ${['off', 'fast', 'full', 'fastWarm', 'fullWarm', 'native'].map((c) => fmtInt(together(c))).join(' | ')} |`);
+  }
+}
 md.push('', 'Memory against trace length (peak RSS of a fast-checks replay):', '');
 md.push('| events | trace bytes | peak RSS MiB |', '|---:|---:|---:|');
 for (const m of t3.mem) md.push(`| ${fmtInt(m.events)} | ${fmtInt(m.bytes)} | ${fmt(m.rssMiB, 0)} |`);
