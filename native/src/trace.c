@@ -94,9 +94,9 @@ static pid_t g_rec_pid; /* the process the open file belongs to (not a vfork chi
 #define HKT_EXEC_WAIT_NS 60000000000ull /* a paused writer gives up (drops) after 60 s */
 
 /* Chunk mode (fast mode once a second thread exists; docs/trace-format.md,
- * "Version 2"). Each thread takes 64 slots at a time from g_chunk_next (one
- * atomic per chunk instead of one per event) and writes only its own cache
- * lines; each event carries a 16-bit clock delta so a reader, or the merge at
+ * "Version 2"). Each thread takes chunks of 64 slots from g_chunk_next, four
+ * at a time (one atomic per 256 slots instead of one per event), and writes
+ * only its own cache lines; each event carries a 16-bit clock delta so a reader, or the merge at
  * close, can put the threads' events back into one order. Chunks start at
  * g_chunk_base; slots below it are the ordered prefix written before the
  * switch. The writer state is per thread index (an index is only ever used by
@@ -113,6 +113,9 @@ typedef struct hkt_writer {
   uint64_t fenced;       /* clock reads fenced (lfence first): hakmem_trace_fenced() */
   uint64_t clocks;       /* clock reads (HKT_CLK_PREV reads none): hakmem_trace_clock_reads() */
   uint64_t last;         /* the clock of this thread's last event (HKT_CLK_PREV), in epoch gen */
+  uint64_t spare_k;      /* the next of the chunks claimed ahead (HKT_CHUNK_CLAIM at a time) */
+  uint32_t spare;        /* how many are left */
+  uint32_t spare_gen;    /* g_chunk_gen when they were claimed (another epoch: not used) */
 } __attribute__((aligned(64))) hkt_writer_t;
 static hkt_writer_t g_writers[HKT_THREADS_MAX];
 static _Atomic uint32_t g_writers_hi; /* 1 + the highest thread index that took a chunk */
@@ -465,6 +468,8 @@ static void writers_hi_raise(uint32_t n) {
   }
 }
 
+#define HKT_CHUNK_CLAIM 4u /* chunks a thread claims at once (4 x 64 slots = 4 KiB) */
+
 /* Slow path of chunk_event: the chunk is stale, full, or the clock moved more
  * than 16 bits from its base. Returns 1 with room for `need` slots and
  * *tp - w->base < 2^16 (*tp is read again after waiting out an exec), 0 to
@@ -481,16 +486,31 @@ __attribute__((noinline)) static int chunk_slow(hkt_writer_t *w, uint16_t tid, u
     w->base = t;
     return 1;
   }
-  uint64_t k = atomic_fetch_add_explicit(&g_chunk_next, 1, memory_order_relaxed);
-  if (__builtin_expect(k >= HKT_CLOSED, 0)) {
-    /* sealed: an exec's outcome is awaited without counting as busy (the
-     * seal waits for busy writers) */
-    atomic_store_explicit(&w->busy, 0, memory_order_release);
-    k = exec_paused_retry(&g_chunk_next, 1);
-    atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (k >= HKT_CLOSED) return 0;
-    t = *tp = hkt_clock(0); /* after a wait (system calls): earlier loads are long done */
+  uint64_t k;
+  if (w->spare && w->spare_gen == gen) {
+    k = w->spare_k++; /* claimed ahead, in this epoch: no shared line touched */
+    w->spare--;
+  } else {
+    /* Claim HKT_CHUNK_CLAIM consecutive chunks: one atomic on the shared counter per
+     * 256 slots, and a thread's chunks fill whole pages. Spares of an earlier epoch
+     * are dropped (a seal renumbers the chunks); claimed, never written chunks read
+     * as empty (docs/trace-format.md, "Version 2"). */
+    k = atomic_fetch_add_explicit(&g_chunk_next, HKT_CHUNK_CLAIM, memory_order_relaxed);
+    if (__builtin_expect(k >= HKT_CLOSED, 0)) {
+      /* sealed: an exec's outcome is awaited without counting as busy (the
+       * seal waits for busy writers) */
+      atomic_store_explicit(&w->busy, 0, memory_order_release);
+      k = exec_paused_retry(&g_chunk_next, HKT_CHUNK_CLAIM);
+      atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+      atomic_thread_fence(memory_order_seq_cst);
+      if (k >= HKT_CLOSED) return 0;
+      t = *tp = hkt_clock(0); /* after a wait (system calls): earlier loads are long done */
+      w->spare = 0; /* which epoch they are in is not known: not used */
+    } else {
+      w->spare_k = k + 1;
+      w->spare = HKT_CHUNK_CLAIM - 1;
+      w->spare_gen = gen;
+    }
   }
   gen = atomic_load_explicit(&g_chunk_gen, memory_order_acquire);
   if (w->gen != gen) {
