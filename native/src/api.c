@@ -208,11 +208,12 @@ static void free_ok(hk_thread_t *t, uintptr_t p, const hk_class_ref_t *ref) {
  * remote free, a block of an adopted slab, a large block (any thread may free it and nothing
  * records who allocated it), and any verdict but OK. Reads the slab's first line, which free_ok
  * reads anyway. */
+static inline int hk_free_clock_slab(const hk_slab_t *s, int owned) {
+  return owned && !s->adopted ? HKT_CLK_PREV : HKT_CLK_FENCED;
+}
 static inline int hk_free_clock(const hk_thread_t *t, const hk_class_ref_t *ref) {
   if (ref->verdict != HKT_VERDICT_OK || ref->kind == HK_KIND_LARGE) return HKT_CLK_FENCED;
-  const hk_slab_t *s = ref->slab;
-  return __atomic_load_n(&s->owner, __ATOMIC_RELAXED) != t->index || s->adopted ? HKT_CLK_FENCED
-                                                                                : HKT_CLK_PREV;
+  return hk_free_clock_slab(ref->slab, __atomic_load_n(&ref->slab->owner, __ATOMIC_RELAXED) == t->index);
 }
 
 static uint64_t usable_of(const hk_class_ref_t *ref) {
@@ -230,9 +231,10 @@ static void foreign_free(void *p) {
 
 /* ---------------------------------------------------------------- recording helpers */
 
-static inline void rec_alloc(uint8_t op, hk_thread_t *t, uint64_t size, void *res) {
+/* an allocating call's event; clk: trace.h's clock mode (a wide size is never a TLS hit) */
+static inline void rec_alloc(uint8_t op, hk_thread_t *t, uint64_t size, void *res, int clk) {
   if (!trace_on()) return;
-  if (size < 0xFFFFFFFFull) trace_event(op, (uint16_t)t->index, (uint32_t)size, (uint64_t)(uintptr_t)res, 0, 0, 0);
+  if (size < 0xFFFFFFFFull) trace_event_clk(op, (uint16_t)t->index, (uint32_t)size, (uint64_t)(uintptr_t)res, clk);
   else {
     uint32_t ea = 0;
     uint64_t eb = size;
@@ -286,12 +288,12 @@ static inline void tiny_free_fast(hk_thread_t *t, uintptr_t p, uint8_t *st, uint
   }
 }
 
-/* The same, recording: the FREE first, with verdict OK and the clock hk_free_clock would give
- * (the thread's previous clock for a slab it owns and did not adopt, else fenced). Out of line,
+/* The same, recording: the FREE first, with verdict OK and hk_free_clock's rule (the thread's
+ * previous clock for a slab it owns and did not adopt, else fenced; the tag names the owner). Out of line,
  * so the fast path saves no register for the call. */
 static HK_NOINLINE void free_fast_rec(hk_thread_t *t, uintptr_t p, uint8_t *st, uint32_t tag) {
-  int own = (tag >> 8) == t->index + 1 && !hk_slab_of(p)->adopted;
-  trace_free((uint16_t)t->index, HKT_VERDICT_OK, p, own ? HKT_CLK_PREV : HKT_CLK_FENCED);
+  trace_free((uint16_t)t->index, HKT_VERDICT_OK, p,
+             hk_free_clock_slab(hk_slab_of(p), (tag >> 8) == t->index + 1));
   tiny_free_fast(t, p, st, tag);
 }
 
@@ -351,10 +353,7 @@ static HK_NOINLINE void *malloc_full(size_t n) {
    * hk_free_clock); a refill (the list empty) may take blocks other threads freed */
   int clk = r.path == HK_PATH_TINY && t->tls_head[r.cls] ? HKT_CLK_PREV : HKT_CLK_NOW;
   void *p = alloc_route(t, r, n, g_hk.cfg.min_align_bytes);
-  if (trace_on()) {
-    if (HK_LIKELY(n < 0xFFFFFFFFull)) trace_event_clk(HKT_MALLOC, (uint16_t)t->index, (uint32_t)n, (uint64_t)(uintptr_t)p, clk);
-    else rec_alloc(HKT_MALLOC, t, n, p);
-  }
+  rec_alloc(HKT_MALLOC, t, n, p, clk);
   EXACT_UNLOCK();
   return p;
 }
