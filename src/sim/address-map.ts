@@ -12,6 +12,15 @@ export interface MappedRegion {
   kind: RegionKind;
 }
 
+/** Pool granules per leaf of AddressMap's granule table (256 MiB of address space at 64 KiB). */
+const LEAF_GRANULES = 4096;
+/** The table covers at most this many pool granules (1 TiB at 64 KiB); the rest use the maps. */
+const MAX_TABLE_GRANULES = 1 << 24;
+/** A SuperSlab of more pool granules than this is not put in the table (retable's loop). */
+const MAX_POOL_PER_SUPERSLAB = 1024;
+/** The top level's placeholder for a leaf not made yet (shared, never written). */
+const EMPTY_LEAF: (MappedRegion | undefined)[] = new Array<MappedRegion | undefined>(LEAF_GRANULES).fill(undefined);
+
 export class AddressMap {
   /** Regions by id. */
   readonly regions = new Map<number, MappedRegion>();
@@ -25,6 +34,19 @@ export class AddressMap {
   private readonly poolGranules = new Map<number, MappedRegion>();
   private readonly superslabOrigin: number;
   private readonly poolOrigin: number;
+  /**
+   * find's fast path: a two-level table by pool granule (relative to poolOrigin), whose entry is
+   * what the two granule maps answer for that granule, superslabs first:
+   *   granuleTable[g] = superslabGranules.get(superslab key of g) ?? poolGranules.get(g).
+   * A Map lookup with a key beyond the small integers, twice for a pool page, was a seventh of the
+   * mid-size replay's time; two array loads replace it. Leaves (LEAF_GRANULES entries) are made
+   * when a region is first indexed in them; granules outside [0, tableGranules) and configurations
+   * where a SuperSlab is not a whole number of pool granules use the maps alone (findSlow).
+   */
+  private readonly granuleTable: (MappedRegion | undefined)[][] = [];
+  private readonly tableGranules: number;
+  /** Pool granules per SuperSlab granule (0: the table is not used). */
+  private readonly poolPerSuperslab: number;
 
   constructor(
     private readonly heapBase: number,
@@ -34,6 +56,10 @@ export class AddressMap {
   ) {
     this.superslabOrigin = Math.floor(heapBase / superslabBytes);
     this.poolOrigin = Math.floor(heapBase / poolPageBytes);
+    const per = superslabBytes / poolPageBytes;
+    this.poolPerSuperslab = Number.isInteger(per) && per >= 1 && per <= MAX_POOL_PER_SUPERSLAB ? per : 0;
+    const heapGranules = Math.floor((heapBase + heapBytes) / poolPageBytes) - this.poolOrigin + 1;
+    this.tableGranules = this.poolPerSuperslab === 0 ? 0 : Math.max(0, Math.min(heapGranules, MAX_TABLE_GRANULES));
   }
 
   map(regionId: number, base: number, sizeBytes: number, kind: RegionKind): string | null {
@@ -78,7 +104,9 @@ export class AddressMap {
       while (i > 0 && this.large[i - 1].base > r.base) i--;
       this.large.splice(i, 0, r);
     } else {
-      this.granules(r.kind).set(this.granuleKey(r.kind, r.base), r);
+      const key = this.granuleKey(r.kind, r.base);
+      this.granules(r.kind).set(key, r);
+      this.retable(r.kind, key);
     }
   }
 
@@ -87,12 +115,60 @@ export class AddressMap {
       const i = this.large.indexOf(r);
       if (i >= 0) this.large.splice(i, 1);
     } else {
-      this.granules(r.kind).delete(this.granuleKey(r.kind, r.base));
+      const key = this.granuleKey(r.kind, r.base);
+      this.granules(r.kind).delete(key);
+      this.retable(r.kind, key);
     }
+  }
+
+  /** Bring granuleTable up to date after the granule maps changed at `key` of `kind`. */
+  private retable(kind: RegionKind, key: number): void {
+    if (this.tableGranules === 0) return;
+    if (kind === RegionKind.SuperSlab) {
+      // The superslab key's pool granules, relative to poolOrigin.
+      const first = (key + this.superslabOrigin) * this.poolPerSuperslab - this.poolOrigin;
+      const s = this.superslabGranules.get(key);
+      for (let g = first; g < first + this.poolPerSuperslab; g++) this.setTable(g, s ?? this.poolGranules.get(g));
+    } else {
+      const ssKey = Math.floor((key + this.poolOrigin) / this.poolPerSuperslab) - this.superslabOrigin;
+      this.setTable(key, this.superslabGranules.get(ssKey) ?? this.poolGranules.get(key));
+    }
+  }
+
+  private setTable(g: number, r: MappedRegion | undefined): void {
+    if (g < 0 || g >= this.tableGranules) return;
+    const hi = Math.floor(g / LEAF_GRANULES);
+    let leaf = this.granuleTable[hi];
+    if (leaf === undefined) {
+      if (r === undefined) return;
+      // Fill the top level densely so that it stays a packed array.
+      while (this.granuleTable.length < hi) this.granuleTable.push(EMPTY_LEAF);
+      leaf = new Array<MappedRegion | undefined>(LEAF_GRANULES).fill(undefined);
+      this.granuleTable[hi] = leaf;
+    } else if (leaf === EMPTY_LEAF) {
+      if (r === undefined) return;
+      leaf = new Array<MappedRegion | undefined>(LEAF_GRANULES).fill(undefined);
+      this.granuleTable[hi] = leaf;
+    }
+    leaf[g - hi * LEAF_GRANULES] = r;
   }
 
   /** The region holding `addr`, if any. */
   find(addr: number): MappedRegion | undefined {
+    const g = Math.floor(addr / this.poolPageBytes) - this.poolOrigin;
+    if (g >= 0 && g < this.tableGranules) {
+      const leaf = this.granuleTable[Math.floor(g / LEAF_GRANULES)];
+      if (leaf !== undefined) {
+        const r = leaf[g % LEAF_GRANULES];
+        // What findSlow answers first, when it holds addr.
+        if (r !== undefined && addr >= r.base && addr < r.base + r.sizeBytes) return r;
+      }
+    }
+    return this.findSlow(addr);
+  }
+
+  /** find by the granule maps and the large regions (superslab, then pool page, then large). */
+  findSlow(addr: number): MappedRegion | undefined {
     let r = this.superslabGranules.get(Math.floor(addr / this.superslabBytes) - this.superslabOrigin);
     if (r && addr >= r.base && addr < r.base + r.sizeBytes) return r;
     r = this.poolGranules.get(Math.floor(addr / this.poolPageBytes) - this.poolOrigin);
@@ -131,6 +207,7 @@ export class AddressMap {
     this.large = [];
     this.superslabGranules.clear();
     this.poolGranules.clear();
+    this.granuleTable.length = 0;
     for (const r of regions) {
       const copy = { ...r };
       this.regions.set(copy.regionId, copy);
