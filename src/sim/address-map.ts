@@ -13,7 +13,8 @@ export interface MappedRegion {
 }
 
 /** Pool granules per leaf of AddressMap's granule table (256 MiB of address space at 64 KiB). */
-const LEAF_GRANULES = 4096;
+const LEAF_SHIFT = 12;
+const LEAF_GRANULES = 1 << LEAF_SHIFT;
 /** The table covers at most this many pool granules (1 TiB at 64 KiB); the rest use the maps. */
 const MAX_TABLE_GRANULES = 1 << 24;
 /** A SuperSlab of more pool granules than this is not put in the table (retable's loop). */
@@ -157,9 +158,10 @@ export class AddressMap {
   find(addr: number): MappedRegion | undefined {
     const g = Math.floor(addr / this.poolPageBytes) - this.poolOrigin;
     if (g >= 0 && g < this.tableGranules) {
-      const leaf = this.granuleTable[Math.floor(g / LEAF_GRANULES)];
+      // g < MAX_TABLE_GRANULES (2^24): integer operations (a float modulus is a call to fmod).
+      const leaf = this.granuleTable[g >> LEAF_SHIFT];
       if (leaf !== undefined) {
-        const r = leaf[g % LEAF_GRANULES];
+        const r = leaf[g & (LEAF_GRANULES - 1)];
         // What findSlow answers first, when it holds addr.
         if (r !== undefined && addr >= r.base && addr < r.base + r.sizeBytes) return r;
       }
