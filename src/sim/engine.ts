@@ -11,6 +11,7 @@ import { HakmemModel } from '../model/allocator.js';
 import { RegionKind, Verdict, type ModelEvent, type Placement, type PointerRef } from '../model/types.js';
 import { AddressMap } from './address-map.js';
 import { AddrTable } from './addr-table.js';
+import { DecisionQueue, type Decision } from './decision-queue.js';
 import { Op, OP_NAMES, SIZE_WIDE } from './trace/format.js';
 import type { TraceHeader } from './trace/header.js';
 import type { TraceEvent } from './trace/reader.js';
@@ -70,15 +71,6 @@ export interface EngineSnapshot {
  * A region or internal event as recorded, normalised for comparison with the model's: the trace
  * op and up to three numbers (compared as numbers; decisionText formats one only for a report).
  */
-interface Decision {
-  event: number;
-  tid: number;
-  op: number;
-  a: number;
-  b: number;
-  c: number;
-}
-
 const MAX_PENDING = 4096;
 
 export class ReplayEngine {
@@ -137,8 +129,8 @@ export class ReplayEngine {
   readonly comparable: boolean;
   private readonly compareInternal: boolean;
   private readonly maxDisagreements: number;
-  private readonly recordedDecisions: Decision[] = [];
-  private readonly modelDecisions: Decision[] = [];
+  private readonly recordedDecisions = new DecisionQueue();
+  private readonly modelDecisions = new DecisionQueue();
 
   constructor(
     readonly header: TraceHeader,
@@ -444,17 +436,14 @@ export class ReplayEngine {
 
   private recorded(ev: TraceEvent, op: number, a: number, b: number, c: number): void {
     if (!this.comparable) return;
-    this.recordedDecisions.push({ event: ev.index, tid: ev.tid, op, a, b, c });
+    this.recordedDecisions.push(ev.index, ev.tid, op, a, b, c);
     this.matchDecisions(ev);
   }
 
   private drainModelEvents(ev: TraceEvent): void {
     const events = this.model.takeEvents();
     if (events.length === 0 || !this.comparable) return;
-    for (const me of events) {
-      if (!this.compareInternal && !isRegionEvent(me)) continue;
-      this.modelDecisions.push(modelDecision(ev.index, ev.tid, me));
-    }
+    for (const me of events) pushModelDecision(this.modelDecisions, ev.index, ev.tid, me, this.compareInternal);
     this.matchDecisions(ev);
   }
 
@@ -464,15 +453,16 @@ export class ReplayEngine {
     const mod = this.modelDecisions;
     let i = 0;
     while (i < rec.length && i < mod.length) {
-      const r = rec[i];
-      const m = mod[i];
-      const region = isRegionOp(r.op);
+      const op = rec.opAt(i);
+      const region = isRegionOp(op);
       if (region) this.counts.regionEvents++;
       else this.counts.internalEvents++;
-      if (r.op === m.op && r.a === m.a && r.b === m.b && r.c === m.c) {
+      if (op === mod.opAt(i) && rec.aAt(i) === mod.aAt(i) && rec.bAt(i) === mod.bAt(i) && rec.cAt(i) === mod.cAt(i)) {
         if (region) this.counts.regionEventsAgreed++;
         else this.counts.internalEventsAgreed++;
       } else {
+        const r = rec.get(i);
+        const m = mod.get(i);
         this.disagree(
           { ...ev, index: Math.max(r.event, m.event), tid: r.tid },
           region ? 'region event' : 'internal decision',
@@ -483,14 +473,14 @@ export class ReplayEngine {
       i++;
     }
     if (i > 0) {
-      rec.splice(0, i);
-      mod.splice(0, i);
+      rec.drop(i);
+      mod.drop(i);
     }
     if (rec.length > MAX_PENDING || mod.length > MAX_PENDING) {
       const side = rec.length > MAX_PENDING ? 'recorded' : 'model';
       this.disagree(ev, 'decision stream', side === 'recorded' ? `${rec.length} unmatched` : '-', side === 'model' ? `${mod.length} unmatched` : '-');
-      rec.length = 0;
-      mod.length = 0;
+      rec.clear();
+      mod.clear();
     }
   }
 
@@ -515,8 +505,8 @@ export class ReplayEngine {
       eventsApplied: this.eventsApplied,
       calls: this.calls,
       threads: [...this.threads],
-      recordedDecisions: this.recordedDecisions.map((d) => ({ ...d })),
-      modelDecisions: this.modelDecisions.map((d) => ({ ...d })),
+      recordedDecisions: this.recordedDecisions.toArray(),
+      modelDecisions: this.modelDecisions.toArray(),
       traceChecks: this.traceChecks?.snapshot() ?? null,
       users: this.modelChecks?.snapshot() ?? null,
       violationCount: this.violationCount,
@@ -538,10 +528,8 @@ export class ReplayEngine {
     this.threads.clear();
     this.seen.fill(0);
     for (const t of s.threads) this.seeThread(t);
-    this.recordedDecisions.length = 0;
-    this.recordedDecisions.push(...s.recordedDecisions.map((d) => ({ ...d })));
-    this.modelDecisions.length = 0;
-    this.modelDecisions.push(...s.modelDecisions.map((d) => ({ ...d })));
+    this.recordedDecisions.load(s.recordedDecisions);
+    this.modelDecisions.load(s.modelDecisions);
     if (s.traceChecks) this.traceChecks?.restore(s.traceChecks);
     if (s.users) this.modelChecks?.restore(s.users);
     this.violationCount = s.violationCount;
@@ -578,8 +566,8 @@ export class ReplayEngine {
     // seen[t] is set exactly for the threads in `threads`.
     for (const t of this.threads) this.seen[t] = 0;
     this.threads.clear();
-    this.recordedDecisions.length = 0;
-    this.modelDecisions.length = 0;
+    this.recordedDecisions.clear();
+    this.modelDecisions.clear();
   }
 
   /**
@@ -595,8 +583,8 @@ export class ReplayEngine {
   finish(lastEvent: number): void {
     const n = Math.max(this.recordedDecisions.length, this.modelDecisions.length);
     for (let i = 0; i < n; i++) {
-      const r = this.recordedDecisions[i];
-      const m = this.modelDecisions[i];
+      const r = i < this.recordedDecisions.length ? this.recordedDecisions.get(i) : undefined;
+      const m = i < this.modelDecisions.length ? this.modelDecisions.get(i) : undefined;
       if (r && m) continue; // matched pairs were consumed already
       this.disagreementCount++;
       if (this.disagreements.length < this.maxDisagreements) {
@@ -611,8 +599,8 @@ export class ReplayEngine {
         });
       }
     }
-    this.recordedDecisions.length = 0;
-    this.modelDecisions.length = 0;
+    this.recordedDecisions.clear();
+    this.modelDecisions.clear();
     this.modelChecks?.finish(lastEvent);
   }
 }
@@ -642,35 +630,37 @@ function wideSize(a: number, ev: TraceEvent, extIndex: number): number {
   return a === SIZE_WIDE && ev.nExt > extIndex ? ev.extB[extIndex] : a;
 }
 
-function isRegionEvent(me: ModelEvent): boolean {
-  return me.op.startsWith('region_');
-}
-
-/** The model's decision in the form of a recorded one (the numbers the trace event would carry). */
-function modelDecision(event: number, tid: number, me: ModelEvent): Decision {
+/**
+ * The model's decision in the form of a recorded one (the numbers the trace event would carry),
+ * onto the queue; internal decisions only when the trace recorded them (`internal`).
+ */
+function pushModelDecision(q: DecisionQueue, event: number, tid: number, me: ModelEvent, internal: boolean): void {
   switch (me.op) {
     case 'region_map':
-      return { event, tid, op: Op.REGION_MAP, a: me.regionId, b: me.regionKind, c: me.sizeBytes };
+      return q.push(event, tid, Op.REGION_MAP, me.regionId, me.regionKind, me.sizeBytes);
     case 'region_unmap':
-      return { event, tid, op: Op.REGION_UNMAP, a: me.regionId, b: 0, c: 0 };
+      return q.push(event, tid, Op.REGION_UNMAP, me.regionId, 0, 0);
     case 'region_reuse':
-      return { event, tid, op: Op.REGION_REUSE, a: me.regionId, b: 0, c: 0 };
+      return q.push(event, tid, Op.REGION_REUSE, me.regionId, 0, 0);
     case 'region_remap':
-      return { event, tid, op: Op.REGION_REMAP, a: me.regionId, b: 0, c: me.sizeBytes };
+      return q.push(event, tid, Op.REGION_REMAP, me.regionId, 0, me.sizeBytes);
+  }
+  if (!internal) return;
+  switch (me.op) {
     case 'refill':
-      return { event, tid, op: Op.REFILL, a: me.classIdx, b: me.blocks, c: 0 };
+      return q.push(event, tid, Op.REFILL, me.classIdx, me.blocks, 0);
     case 'spill':
-      return { event, tid, op: Op.SPILL, a: me.classIdx, b: me.blocks, c: 0 };
+      return q.push(event, tid, Op.SPILL, me.classIdx, me.blocks, 0);
     case 'drain':
-      return { event, tid, op: Op.DRAIN, a: me.regionId, b: me.slabIndex * 0x1_0000_0000 + me.blocks, c: 0 };
+      return q.push(event, tid, Op.DRAIN, me.regionId, me.slabIndex * 0x1_0000_0000 + me.blocks, 0);
     case 'slab_empty':
-      return { event, tid, op: Op.SLAB_EMPTY, a: me.regionId, b: me.slabIndex, c: 0 };
+      return q.push(event, tid, Op.SLAB_EMPTY, me.regionId, me.slabIndex, 0);
     case 'lru_push':
-      return { event, tid, op: Op.LRU_PUSH, a: me.regionId, b: me.vclock, c: 0 };
+      return q.push(event, tid, Op.LRU_PUSH, me.regionId, me.vclock, 0);
     case 'lru_pop':
-      return { event, tid, op: Op.LRU_POP, a: me.regionId, b: me.vclock, c: 0 };
+      return q.push(event, tid, Op.LRU_POP, me.regionId, me.vclock, 0);
     case 'lru_evict':
-      return { event, tid, op: Op.LRU_EVICT, a: me.regionId, b: me.vclock, c: 0 };
+      return q.push(event, tid, Op.LRU_EVICT, me.regionId, me.vclock, 0);
   }
 }
 
