@@ -149,6 +149,17 @@ function lastNonEmptySlot(fd: number, slots: number): number {
   return -1;
 }
 
+/**
+ * Op bytes of events that may have no extension slot (EXT_RANGE[op] starts at 0), with none:
+ * next's short path reads such an event (most of them: malloc, free, calloc, thread events)
+ * without the general path's range checks.
+ */
+const SHORT_OP = (() => {
+  const t = new Uint8Array(256);
+  for (const [k, r] of Object.entries(EXT_RANGE)) if (r[0] === 0) t[Number(k)] = 1;
+  return t;
+})();
+
 export class TraceCursor {
   /**
    * One read's worth of slots: CHUNK_SLOTS, or the whole trace when it is shorter (a cursor per
@@ -171,12 +182,15 @@ export class TraceCursor {
   /** Version 2: the merge of the chunks, once the ordered prefix is read. */
   private merge: ChunkMerge | null = null;
   private prefixHoles = 0;
+  /** Slots below this may take next's short path: the ordered prefix, 0 once stopped or merging. */
+  private shortLimit: number;
 
   constructor(
     private readonly trace: TraceFile,
     private readonly fd: number,
     private readonly opts: OpenOptions,
   ) {
+    this.shortLimit = trace.prefixSlots;
     this.buf = Buffer.alloc(Math.max(1, Math.min(CHUNK_SLOTS, trace.slotLimit)) * HKT_SLOT_BYTES);
     this.u16 = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 1);
     this.u32 = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
@@ -203,6 +217,7 @@ export class TraceCursor {
   seek(pos: { slot: number; index: number }): void {
     this.stoppedAt = null;
     this.merge = null;
+    this.shortLimit = this.trace.prefixSlots;
     if (!this.trace.chunked || pos.slot <= this.trace.prefixSlots) {
       this.nextSlot = pos.slot;
       this.nextIndex = pos.index;
@@ -219,6 +234,30 @@ export class TraceCursor {
 
   /** Fill `ev` with the next event; false at the end of the trace. */
   next(ev: TraceEvent): boolean {
+    // The short path: an event without extension slots, already in the buffer.
+    const slot = this.nextSlot;
+    if (slot < this.shortLimit) {
+      const rel = slot - this.bufStart;
+      if (rel >= 0 && rel < this.bufSlots) {
+        const off = rel * HKT_SLOT_BYTES;
+        const opByte = this.buf[off];
+        if (SHORT_OP[opByte] === 1) {
+          if (!this.readSlotInto(slot, off, opByte, ev)) return false;
+          ev.index = this.nextIndex;
+          ev.slot = slot;
+          ev.op = opByte;
+          ev.nExt = 0;
+          this.nextSlot = slot + 1;
+          this.nextIndex++;
+          return true;
+        }
+      }
+    }
+    return this.nextSlow(ev);
+  }
+
+  /** next, every case: extension slots, holes, loading the buffer, the merged chunks, errors. */
+  private nextSlow(ev: TraceEvent): boolean {
     const limit = this.trace.prefixSlots;
     if (this.trace.chunked && (this.merge || this.nextSlot >= limit)) return this.nextMerged(ev);
     for (;;) {
@@ -296,6 +335,7 @@ export class TraceCursor {
     try {
       if (!this.merge) {
         this.prefixHoles = this.holes;
+        this.shortLimit = 0;
         this.merge = new ChunkMerge(this.fd, this.trace.slotLimit, this.trace.chunkBase);
         this.merge.begin();
       }
@@ -326,6 +366,7 @@ export class TraceCursor {
     const err = new TraceError(this.trace.path, HKT_HEADER_BYTES + slot * HKT_SLOT_BYTES, this.nextIndex, problem);
     if (this.opts.allowPrefix) {
       this.stoppedAt = err;
+      this.shortLimit = 0;
       return false;
     }
     throw err;
