@@ -111,6 +111,9 @@ describe('trace writer and reader', () => {
     const ev = newEvent();
     let n = 0;
     while (c.next(ev)) n++;
+    // Stopped for good: the events past the corrupt slot are not read.
+    expect(c.next(ev)).toBe(false);
+    expect(c.eventsRead).toBe(n);
     t.close();
     expect(n).toBeGreaterThan(0);
     expect(c.stoppedAt?.byteOffset).toBe(HKT_HEADER_BYTES + slot * HKT_SLOT_BYTES);
