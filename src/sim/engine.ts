@@ -72,6 +72,8 @@ export interface EngineSnapshot {
  * op and up to three numbers (compared as numbers; decisionText formats one only for a report).
  */
 const MAX_PENDING = 4096;
+/** Unmaps and remaps remembered between two calls (refForOld); more are not looked at. */
+const MAX_RECENTLY_GONE = 64;
 
 export class ReplayEngine {
   readonly cfg: HakmemConfig;
@@ -111,7 +113,10 @@ export class ReplayEngine {
    * that moves a large block records REGION_UNMAP (or REGION_REMAP) of the old mapping before its
    * own REALLOC event, so its old pointer must be resolved against the regions as they were.
    */
+  // Entries are reused (a trace with many large blocks unmaps one every few calls): the first
+  // recentlyGoneCount are current.
   private readonly recentlyGone: { regionId: number; base: number; sizeBytes: number }[] = [];
+  private recentlyGoneCount = 0;
   /**
    * The twin's answer to the last allocating call (null: it failed) and the last free's verdict.
    * Valid until the next event (the model reuses the placement object).
@@ -291,7 +296,7 @@ export class ReplayEngine {
     }
     this.lruChanged = this.model.lruOps !== lruOps;
     this.drainModelEvents(ev);
-    if (op <= Op.USABLE_SIZE && this.recentlyGone.length !== 0) this.recentlyGone.length = 0;
+    if (op <= Op.USABLE_SIZE) this.recentlyGoneCount = 0;
     if (this.modelChecks && (op <= Op.THREAD_EXIT || this.lruChanged)) {
       this.modelChecks.afterEvent(ev.index, ev.tid, this.touched, this.lruChanged);
     }
@@ -299,13 +304,19 @@ export class ReplayEngine {
 
   private rememberGone(regionId: number): void {
     const r = this.addresses.regions.get(regionId);
-    if (r && this.recentlyGone.length < 64) this.recentlyGone.push({ regionId, base: r.base, sizeBytes: r.sizeBytes });
+    if (r === undefined || this.recentlyGoneCount >= MAX_RECENTLY_GONE) return;
+    if (this.recentlyGoneCount === this.recentlyGone.length) this.recentlyGone.push({ regionId: 0, base: 0, sizeBytes: 0 });
+    const g = this.recentlyGone[this.recentlyGoneCount++];
+    g.regionId = regionId;
+    g.base = r.base;
+    g.sizeBytes = r.sizeBytes;
   }
 
   /** A realloc's old pointer: against the regions as they were before this call's unmaps. */
   private refForOld(ptr: number): PointerRef {
     if (ptr !== 0 && (this.ptrMap.size === 0 || this.ptrMap.get(ptr) === undefined)) {
-      for (const g of this.recentlyGone) {
+      for (let i = 0; i < this.recentlyGoneCount; i++) {
+        const g = this.recentlyGone[i];
         if (ptr >= g.base && ptr < g.base + g.sizeBytes) return { kind: 'region', regionId: g.regionId, offset: ptr - g.base };
       }
     }
@@ -556,7 +567,7 @@ export class ReplayEngine {
     this.traceChecks?.reset();
     this.modelChecks?.reset();
     this.ptrMap.clear();
-    this.recentlyGone.length = 0;
+    this.recentlyGoneCount = 0;
     this.lastPlacement = null;
     this.lastVerdict = Verdict.Null;
     this.touched = null;
