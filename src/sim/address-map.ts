@@ -48,6 +48,11 @@ export class AddressMap {
   private readonly tableGranules: number;
   /** Pool granules per SuperSlab granule (0: the table is not used). */
   private readonly poolPerSuperslab: number;
+  /**
+   * 1 / poolPageBytes when that is a power of two (then addr * it is exactly addr / poolPageBytes,
+   * and a multiplication is a fraction of a division's latency), else 0 (the table is not used).
+   */
+  private readonly poolScale: number;
 
   constructor(
     private readonly heapBase: number,
@@ -58,7 +63,9 @@ export class AddressMap {
     this.superslabOrigin = Math.floor(heapBase / superslabBytes);
     this.poolOrigin = Math.floor(heapBase / poolPageBytes);
     const per = superslabBytes / poolPageBytes;
-    this.poolPerSuperslab = Number.isInteger(per) && per >= 1 && per <= MAX_POOL_PER_SUPERSLAB ? per : 0;
+    const pow2 = Number.isInteger(Math.log2(poolPageBytes));
+    this.poolScale = pow2 ? 1 / poolPageBytes : 0;
+    this.poolPerSuperslab = pow2 && Number.isInteger(per) && per >= 1 && per <= MAX_POOL_PER_SUPERSLAB ? per : 0;
     const heapGranules = Math.floor((heapBase + heapBytes) / poolPageBytes) - this.poolOrigin + 1;
     this.tableGranules = this.poolPerSuperslab === 0 ? 0 : Math.max(0, Math.min(heapGranules, MAX_TABLE_GRANULES));
   }
@@ -156,7 +163,7 @@ export class AddressMap {
 
   /** The region holding `addr`, if any. */
   find(addr: number): MappedRegion | undefined {
-    const g = Math.floor(addr / this.poolPageBytes) - this.poolOrigin;
+    const g = Math.floor(addr * this.poolScale) - this.poolOrigin;
     if (g >= 0 && g < this.tableGranules) {
       // g < MAX_TABLE_GRANULES (2^24): integer operations (a float modulus is a call to fmod).
       const leaf = this.granuleTable[g >> LEAF_SHIFT];
