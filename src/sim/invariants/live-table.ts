@@ -106,6 +106,22 @@ export class LiveTable {
     }
   }
 
+  /**
+   * find for an insert that may follow: the slot holding addr, or, when there is none, -1 minus
+   * the empty slot where its probe ended (where setLiveAt puts addr).
+   */
+  probe(addr: number): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = this.home(addr);
+    for (;;) {
+      const k = keys[i];
+      if (k === addr) return i;
+      if (k === EMPTY) return -1 - i;
+      i = (i + 1) & mask;
+    }
+  }
+
   /** Whether the program holds the block at addr. */
   isLive(addr: number): boolean {
     const i = this.find(addr);
@@ -140,18 +156,25 @@ export class LiveTable {
     return this.freeTid[i];
   }
 
-  /** A live block at addr (replacing whatever entry was there). */
+  /** A live block at addr (replacing whatever entry was there; addr is not 0). */
   setLive(addr: number, size: number, event: number, tid: number): void {
-    this.setLiveAt(this.find(addr), addr, size, event, tid);
+    this.setLiveAt(this.probe(addr), addr, size, event, tid);
   }
 
-  /** setLive when the caller has just looked addr up: `at` is what find(addr) returned. */
+  /**
+   * setLive when the caller has just probed addr: `at` is what probe(addr) returned, with no
+   * change to the table since.
+   */
   setLiveAt(at: number, addr: number, size: number, event: number, tid: number): void {
     let i = at;
     if (i < 0) {
-      if ((this.count + 1) * 2 > this.mask + 1) this.grow();
-      i = this.home(addr);
-      while (this.keys[i] !== EMPTY) i = (i + 1) & this.mask;
+      if ((this.count + 1) * 2 > this.mask + 1) {
+        this.grow();
+        i = this.home(addr);
+        while (this.keys[i] !== EMPTY) i = (i + 1) & this.mask;
+      } else {
+        i = -1 - at;
+      }
       this.keys[i] = addr;
       this.count++;
     }

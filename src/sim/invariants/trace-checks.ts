@@ -116,7 +116,8 @@ export class TraceChecks {
    */
   allocated(event: number, tid: number, ptr: number, region: MappedRegion | undefined, offset: number, size: number, align: number, placed: Placement | null): void {
     const blocks = this.blocks;
-    const at = blocks.find(ptr);
+    // ptr is not 0 (a failed allocation is not one); the probe's empty slot is where it goes.
+    const at = blocks.probe(ptr);
     const prev = at >= 0 && blocks.freeEventAt(at) === -1 ? at : -1;
     if (prev >= 0) {
       this.flag('I1', event, tid, ptr, placed, `the allocator returned a block that is still live`, [
