@@ -95,20 +95,13 @@ export class LiveTable {
   /** The slot holding addr, or -1. */
   find(addr: number): number {
     if (addr === EMPTY) return -1;
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = this.home(addr);
-    for (;;) {
-      const k = keys[i];
-      if (k === addr) return i;
-      if (k === EMPTY) return -1;
-      i = (i + 1) & mask;
-    }
+    const i = this.probe(addr);
+    return i >= 0 ? i : -1;
   }
 
   /**
    * find for an insert that may follow: the slot holding addr, or, when there is none, -1 minus
-   * the empty slot where its probe ended (where setLiveAt puts addr).
+   * the empty slot where its probe ended (where setLiveAt puts addr). addr is not 0.
    */
   probe(addr: number): number {
     const keys = this.keys;
