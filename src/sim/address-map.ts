@@ -5,6 +5,20 @@
  */
 import { RegionKind, type PointerRef } from '../model/types.js';
 
+/**
+ * A checkpoint of an AddressMap. With regions that overlap (a corrupt trace) which one a lookup
+ * names depends on the order of past events, not on the set of regions, so the granule maps and
+ * the large list are kept as they stand, by region id.
+ */
+export interface AddressMapSnapshot {
+  regions: MappedRegion[];
+  /** Pairs (granule key, region id), flattened. */
+  superslabGranules: number[];
+  poolGranules: number[];
+  /** Large region ids in the list's order. */
+  large: number[];
+}
+
 export interface MappedRegion {
   regionId: number;
   base: number;
@@ -202,25 +216,39 @@ export class AddressMap {
     return { kind: 'foreign' };
   }
 
-  snapshot(): MappedRegion[] {
-    return [...this.regions.values()].map((r) => ({ ...r }));
+  snapshot(): AddressMapSnapshot {
+    const pairs = (m: Map<number, MappedRegion>) => {
+      const out: number[] = [];
+      for (const [k, r] of m) out.push(k, r.regionId);
+      return out;
+    };
+    return {
+      regions: [...this.regions.values()].map((r) => ({ ...r })),
+      superslabGranules: pairs(this.superslabGranules),
+      poolGranules: pairs(this.poolGranules),
+      large: this.large.map((r) => r.regionId),
+    };
   }
 
   /** No region mapped (as new). */
   reset(): void {
-    this.restore([]);
-  }
-
-  restore(regions: MappedRegion[]): void {
     this.regions.clear();
     this.large = [];
     this.superslabGranules.clear();
     this.poolGranules.clear();
     this.granuleTable.length = 0;
-    for (const r of regions) {
-      const copy = { ...r };
-      this.regions.set(copy.regionId, copy);
-      this.index(copy);
-    }
+  }
+
+  /** Back to a snapshot (it can be restored more than once). */
+  restore(s: AddressMapSnapshot): void {
+    this.reset();
+    for (const r of s.regions) this.regions.set(r.regionId, { ...r });
+    // Every entry names a mapped region: an unmap or remap removes its region's entries.
+    const region = (id: number) => this.regions.get(id) as MappedRegion;
+    for (let i = 0; i < s.superslabGranules.length; i += 2) this.superslabGranules.set(s.superslabGranules[i], region(s.superslabGranules[i + 1]));
+    for (let i = 0; i < s.poolGranules.length; i += 2) this.poolGranules.set(s.poolGranules[i], region(s.poolGranules[i + 1]));
+    this.large = s.large.map(region);
+    for (const k of this.superslabGranules.keys()) this.retable(RegionKind.SuperSlab, k);
+    for (const k of this.poolGranules.keys()) this.retable(RegionKind.PoolPage, k);
   }
 }
