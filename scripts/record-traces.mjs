@@ -7,21 +7,29 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const CLI = path.join(ROOT, 'bin', 'hakmem-sim.js');
 const W = path.join(ROOT, 'bench', 'build', 'workloads');
 const OUT = path.join(ROOT, 'traces');
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'hakmem-traces-'));
 
-const argv = process.argv.slice(2);
-const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : null;
+let only = null;
+try {
+  const { values } = parseArgs({ options: { only: { type: 'string' } }, strict: true });
+  if (values.only !== undefined) only = values.only.split(',').filter((x) => x !== '');
+} catch (err) {
+  process.stderr.write(`record-traces: ${err.message}\n`);
+  process.exit(2);
+}
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'hakmem-traces-'));
 
 // The objects git packs: every object reachable from a fixed commit of this repository, so the
 // input stays the same as the repository grows.
 const PACK_COMMIT = 'a4dfcf7e2395506c6eccb2663e183edd0ca0d78f';
 const objects = path.join(TMP, 'objects.txt');
-{
+function writeObjects() {
   const r = spawnSync('git', ['-C', ROOT, 'rev-list', '--objects', PACK_COMMIT], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) {
     process.stderr.write(`git rev-list --objects ${PACK_COMMIT} failed: ${r.stderr}\n`);
@@ -63,6 +71,7 @@ const TRACES = [
     what: "multi-threaded real program: git packing this repository's objects, delta search on two threads",
     cmd: ['git', '-C', ROOT, 'pack-objects', '--no-reuse-delta', '--threads=2', '--stdout'],
     stdin: objects,
+    prepare: writeObjects,
   },
   { file: 'prodcons.hkt', mode: 'exact', what: 'pthreads producer/consumer (every free is remote)', cmd: [path.join(W, 'prodcons'), '2', '2', '15000'] },
   { file: 'larson.hkt', mode: 'exact', what: 'larson-style: threads hand their blocks to successors', cmd: [path.join(W, 'larson'), '4', '256', '8', '128', '4000', '3', '7'] },
@@ -71,6 +80,10 @@ const TRACES = [
 ];
 
 if (only) {
+  if (only.length === 0) {
+    process.stderr.write('record-traces: --only takes trace names, e.g. --only git-log.hkt\n');
+    process.exit(2);
+  }
   for (const name of only) {
     if (!TRACES.some((t) => t.file === name)) {
       process.stderr.write(`record-traces: --only: no trace named ${name}\n`);
@@ -87,13 +100,16 @@ let total = 0;
 for (const t of TRACES) {
   const out = path.join(OUT, t.file);
   if (!only || only.includes(t.file)) {
+    t.prepare?.();
     // The program's own output is not wanted (git writes the pack to stdout); its errors are.
+    const stdin = t.stdin ? fs.openSync(t.stdin, 'r') : 'ignore';
     const r = spawnSync(process.execPath, [CLI, 'record', '--mode', t.mode, '--out', out, '--', ...t.cmd], {
       encoding: 'utf8',
       maxBuffer: 256 << 20,
       env: { ...process.env, ...(t.env ?? {}) },
-      stdio: [t.stdin ? fs.openSync(t.stdin, 'r') : 'ignore', 'ignore', 'pipe'],
+      stdio: [stdin, 'ignore', 'pipe'],
     });
+    if (typeof stdin === 'number') fs.closeSync(stdin);
     if (r.status !== 0) {
       process.stderr.write(`${t.file}: ${t.cmd.join(' ')} exited ${r.status}: ${r.stderr}\n`);
       process.exit(1);
