@@ -97,7 +97,7 @@ enum hkt_op {
   /* regions */
   HKT_REGION_MAP = 20,     /* a=region id, b=base; ext1: b=size bytes, a=kind (HKT_REGION_*) */
   HKT_REGION_UNMAP = 21,   /* a=region id, b=base */
-  HKT_REGION_REUSE = 22,   /* a=region id, b=base: an LRU-cached SuperSlab taken back into use */
+  HKT_REGION_REUSE = 22,   /* a=region id, b=base: an LRU SuperSlab or a large-cache mapping taken back */
   HKT_REGION_REMAP = 23,   /* a=region id, b=new base; ext1: b=new size bytes */
   /* internal decisions (only with HAKMEM_TRACE_INTERNAL=1) */
   HKT_REFILL = 32,         /* a=class, b=blocks moved to the TLS list */

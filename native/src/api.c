@@ -169,7 +169,7 @@ static void *alloc_route(hk_thread_t *t, hk_route_t r, uint64_t size, uint64_t a
   if (HK_UNLIKELY(size > (uint64_t)PTRDIFF_MAX)) p = NULL;
   else if (r.path == HK_PATH_TINY) p = tiny_malloc(t, r.cls);
   else if (r.path == HK_PATH_POOL) p = hk_pool_malloc(t, r.cls);
-  else p = hk_large_malloc((uint16_t)t->index, size, align);
+  else p = hk_large_malloc((uint16_t)t->index, size, align, 0);
   if (HK_UNLIKELY(!p)) errno = ENOMEM;
   return p;
 }
@@ -403,8 +403,14 @@ HK_API void *HK_NAME(calloc)(size_t m, size_t n) {
   if (ovf) errno = ENOMEM;
   else {
     hk_route_t r = route_plain(total);
-    p = alloc_route(t, r, total, g_hk.cfg.min_align_bytes);
-    if (p && r.path != HK_PATH_LARGE) memset(p, 0, total); /* a fresh mapping is zero */
+    if (r.path == HK_PATH_LARGE && total <= (uint64_t)PTRDIFF_MAX) {
+      /* a fresh mapping is zero; one taken from the large cache is zeroed there */
+      p = hk_large_malloc((uint16_t)t->index, total, g_hk.cfg.min_align_bytes, 1);
+      if (!p) errno = ENOMEM;
+    } else {
+      p = alloc_route(t, r, total, g_hk.cfg.min_align_bytes);
+      if (p) memset(p, 0, total);
+    }
   }
   if (trace_on()) {
     if (!ovf && total < 0xFFFFFFFFull)

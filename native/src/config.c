@@ -111,6 +111,7 @@ static int validate(const hakmem_config_t *c) {
           c->tls_spill_blocks <= (1u << 24), "TLS cap/refill/spill too large");
   REQ(is_pow2(c->large_page_bytes) && c->large_page_bytes >= 4096 && c->large_page_bytes <= 65536,
       "large_page_bytes must be a power of two in [4 KiB, 64 KiB]");
+  REQ(c->large_cache_max_count <= HK_LARGE_CACHE_MAX, "large_cache_max_count must be at most 64");
   uint64_t q = c->superslab_size_bytes > c->pool_page_size_bytes ? c->superslab_size_bytes
                                                                   : c->pool_page_size_bytes;
   REQ(c->heap_reserve_bytes % (4 * q) == 0 && c->heap_reserve_bytes >= 16 * q &&

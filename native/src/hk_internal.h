@@ -138,8 +138,12 @@ typedef struct hk_large {
   uint32_t desc_idx;
   uint32_t granules;
   uint8_t in_use;
+  uint8_t cached; /* freed, kept mapped in the large cache (in_use 0) */
   struct hk_large *free_next;
 } hk_large_t;
+
+/* Most entries of the large cache (large_cache_max_count is at most this). */
+#define HK_LARGE_CACHE_MAX 64u
 
 /* Per-thread state (initial-exec TLS). */
 typedef struct hk_thread {
@@ -380,7 +384,7 @@ HK_HIDDEN void hk_pvec_remove(hk_thread_t *t, hk_slab_t *s);
 HK_HIDDEN void hk_pvec_release(hk_thread_t *t);             /* exit flush: arrays back */
 
 /* ---- large.c ---- */
-HK_HIDDEN void *hk_large_malloc(uint16_t tid, uint64_t size, uint64_t align);
+HK_HIDDEN void *hk_large_malloc(uint16_t tid, uint64_t size, uint64_t align, int zero);
 HK_HIDDEN void hk_large_free(uint16_t tid, hk_large_t *l);
 HK_HIDDEN void *hk_large_realloc(uint16_t tid, hk_large_t *l, uint64_t size);
 HK_HIDDEN hk_large_t *hk_large_desc(uint32_t owner_entry);

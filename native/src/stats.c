@@ -127,6 +127,7 @@ HK_API uint64_t hakmem_state_digest(void) {
       feed(&f, pg->on_stack);
       digest_slab(&f, &pg->s);
     } else {
+      feed(&f, ((hk_large_t *)r)->cached);
       feed(&f, r->size_bytes);
     }
   }
@@ -191,6 +192,7 @@ HK_API void hakmem_visit(hakmem_visitor_fn fn, void *arg) {
       fn(&v, arg);
       visit_slab(fn, arg, HAKMEM_VISIT_POOL_PAGE, r->id, &pg->s);
     } else {
+      v.remote = ((hk_large_t *)r)->cached;
       fn(&v, arg);
     }
   }

@@ -191,7 +191,33 @@ static int scenario_large(void) {
   HK(free)(a);
   HK(free)(b2);
   hakmem_stats_t s1 = stats_now();
-  CHECK(s1.large_live == s0.large_live, "large blocks unmapped at free");
+  CHECK(s1.large_live == s0.large_live, "no large block live after the frees");
+  /* The large cache: the three mappings stay; a malloc of the same mapping size takes the most
+   * recent one of that size back, with its region id. */
+  CHECK(s1.regions_live == s0.regions_live + 3, "freed large mappings kept (%llu, %llu)",
+        (unsigned long long)s1.regions_live, (unsigned long long)s0.regions_live);
+  uint64_t inv = s1.invalid_frees;
+  HK(free)(a); /* a kept mapping holds no block */
+  CHECK(stats_now().invalid_frees == inv + 1, "a free of a cached mapping is INVALID");
+  void *a2 = HK(malloc)(100000 - 1000); /* the same 100 KiB mapping */
+  CHECK(a2 == a && where(a2).region_id == ia, "same mapping size: the cached mapping, same id");
+  memset(a2, 0x55, 99000);
+  HK(free)(a2);
+  unsigned char *z = HK(calloc)(1, 100000);
+  CHECK(z == a, "calloc takes it too");
+  int nz = 0;
+  for (int i = 0; i < 100000; i++) nz += z[i] != 0;
+  CHECK(nz == 0, "calloc of a cached mapping is zeroed (%d non-zero bytes)", nz);
+  HK(free)(z);
+  void *d = HK(malloc)(300000); /* another size: a new mapping */
+  CHECK(where(d).region_id > ib, "another size maps anew");
+  HK(free)(d);
+  /* Bounded by large_cache_max_count (16): the oldest go. */
+  void *many[20];
+  for (int i = 0; i < 20; i++) many[i] = HK(malloc)(70000 + 8192 * i);
+  for (int i = 0; i < 20; i++) HK(free)(many[i]);
+  CHECK(stats_now().regions_live == s0.regions_live + 16, "at most 16 mappings kept (%llu)",
+        (unsigned long long)(stats_now().regions_live - s0.regions_live));
   CHECK(accounting().bad == 0, "accounting");
   return g_fail;
 }
@@ -291,7 +317,7 @@ static int scenario_config(void) {
     if (!strcmp(e[i].name, "tiny_class_size_3") && e[i].value == 256) found++;
     if (!strcmp(e[i].name, "pool_class_size_0")) found++;
   }
-  CHECK(found == 3 && n == 19 + 4 + c->pool_class_count, "config entries (%u)", n);
+  CHECK(found == 3 && n == 21 + 4 + c->pool_class_count, "config entries (%u)", n);
   void *p = HK(malloc)(200);
   CHECK(HK(malloc_usable_size)(p) == 256, "the overridden classes are used");
   void *q = HK(malloc)(300); /* above tiny_max: pool */

@@ -273,6 +273,24 @@ static int print_config(void) {
   return 0;
 }
 
+/* Entries added after traces were first recorded, with the value the allocator had before
+ * them: a trace without one was recorded by that earlier build (src/model/config.ts,
+ * ADDED_LATER). Entries whose absence changes no decision are not listed. */
+static const struct { const char *name; uint64_t value; } g_added_later[] = {
+    {"superslab_max_count", 0}, {"large_cache_max_count", 0}, {"large_cache_max_bytes", 0}};
+
+/* The trace's value of a scalar entry, or the earlier build's for one added later; 0 if found. */
+static int trace_config(hkt_file_t *f, const char *name, uint64_t *v) {
+  if (hkt_config(f, name, v) == 0) return 0;
+  for (size_t i = 0; i < sizeof g_added_later / sizeof g_added_later[0]; i++) {
+    if (strcmp(name, g_added_later[i].name) == 0) {
+      *v = g_added_later[i].value;
+      return 0;
+    }
+  }
+  return -1;
+}
+
 /* Does the running allocator's config equal the trace's? If not, and we have
  * not tried yet, set HAKMEM_* from the trace and re-exec ourselves (the
  * allocator reads its config once, at initialisation). */
@@ -287,7 +305,7 @@ static void match_config(hkt_file_t *f, char **argv) {
     char name[33];
     memcpy(name, e[i].name, 32);
     name[32] = 0;
-    if (hkt_config(f, name, &v) != 0) continue; /* class entries beyond the count */
+    if (trace_config(f, name, &v) != 0) continue; /* class entries beyond the count */
     if (v != e[i].value) {
       snprintf(badbuf, sizeof badbuf, "%s (trace %llu, allocator %llu)", name,
                (unsigned long long)v, (unsigned long long)e[i].value);
@@ -309,7 +327,7 @@ static void match_config(hkt_file_t *f, char **argv) {
   char val[64];
   for (unsigned i = 0; i < N_CFG_FIELDS; i++) {
     uint64_t v;
-    if (hkt_config(f, g_cfg_fields[i].name, &v) == 0) {
+    if (trace_config(f, g_cfg_fields[i].name, &v) == 0) {
       snprintf(val, sizeof val, "%llu", (unsigned long long)v);
       setenv(g_cfg_fields[i].env, val, 1);
     }

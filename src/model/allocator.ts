@@ -413,7 +413,8 @@ export class HakmemModel {
     const r = this.h.region(regionId);
     if (r === undefined) return Cls.Invalid;
     if (r.kind === RegionKind.Large) {
-      if (offset !== 0) return Cls.Invalid;
+      // A mapping in the large cache holds no block.
+      if (offset !== 0 || r.cached) return Cls.Invalid;
       this.cLarge = r;
       return Cls.Large;
     }

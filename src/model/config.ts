@@ -31,6 +31,10 @@ export interface HakmemConfig {
   minAlignBytes: number;
   /** 0: no bound but the reservation. Absent from traces older than it: read as 0. */
   superslabMaxCount: number;
+  /** Freed large mappings kept for reuse (0: none; at most 64). Absent from older traces: read as 0. */
+  largeCacheMaxCount: number;
+  /** Most bytes the large cache holds; a larger mapping is unmapped at once. */
+  largeCacheMaxBytes: number;
   /** tiny_class_size[0 .. tinyClassCount) */
   tinyClassSize: number[];
   /** pool_class_size[0 .. poolClassCount) */
@@ -58,6 +62,8 @@ export const CONFIG_FIELDS = [
   ['heap_reserve_bytes', 'heapReserveBytes'],
   ['min_align_bytes', 'minAlignBytes'],
   ['superslab_max_count', 'superslabMaxCount'],
+  ['large_cache_max_count', 'largeCacheMaxCount'],
+  ['large_cache_max_bytes', 'largeCacheMaxBytes'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof HakmemConfig]>;
 
 type ScalarKey = (typeof CONFIG_FIELDS)[number][1];
@@ -65,6 +71,8 @@ type ScalarKey = (typeof CONFIG_FIELDS)[number][1];
 /** HAKMEM_TINY_CLASS_MAX and HAKMEM_POOL_CLASS_MAX. */
 export const TINY_CLASS_MAX = 32;
 export const POOL_CLASS_MAX = 32;
+/** HK_LARGE_CACHE_MAX: the most entries large_cache_max_count may allow. */
+export const LARGE_CACHE_MAX = 64;
 /** A SuperSlab's slab bitmap is one 64-bit word. */
 export const MAX_SLABS_PER_SUPERSLAB = 64;
 
@@ -89,6 +97,8 @@ export const DEFAULT_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   heapReserveBytes: 274877906944,
   minAlignBytes: 16,
   superslabMaxCount: 0,
+  largeCacheMaxCount: 16,
+  largeCacheMaxBytes: 16777216,
   tinyClassSize: [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024],
   poolClassSize: [2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 40960, 49152, 53248],
 });
@@ -112,11 +122,14 @@ export function copyConfig(cfg: Readonly<HakmemConfig>): HakmemConfig {
 /**
  * Entries added after traces were first recorded, with the value the native side had before
  * they existed: a trace without one was recorded by that earlier build. pool_map_chunk_bytes:
- * pool slots used to be mapped one page at a time; superslab_max_count: there was no bound (0).
+ * pool slots used to be mapped one page at a time; superslab_max_count: there was no bound (0);
+ * large_cache_max_count and _bytes: every freed large mapping was unmapped (no cache).
  */
 const ADDED_LATER: ReadonlyMap<string, (entries: ReadonlyMap<string, bigint>) => bigint | undefined> = new Map([
   ['pool_map_chunk_bytes', (e: ReadonlyMap<string, bigint>) => e.get('pool_page_size_bytes')],
   ['superslab_max_count', () => 0n],
+  ['large_cache_max_count', () => 0n],
+  ['large_cache_max_bytes', () => 0n],
 ]);
 
 function readEntry(entries: ReadonlyMap<string, bigint>, name: string): number {
@@ -182,6 +195,7 @@ export function validateConfig(cfg: Readonly<HakmemConfig>): void {
     if (!(cfg[key] > 0)) throw new ConfigError(snake(key), 'must be positive');
   }
   if (!isPow2(cfg.minAlignBytes)) throw new ConfigError('min_align_bytes', 'must be a power of two');
+  if (cfg.largeCacheMaxCount > LARGE_CACHE_MAX) throw new ConfigError('large_cache_max_count', `must be at most ${LARGE_CACHE_MAX}`);
   if (cfg.superslabSizeBytes % cfg.slabSizeBytes !== 0) {
     throw new ConfigError('superslab_size_bytes', 'must be a multiple of slab_size_bytes');
   }

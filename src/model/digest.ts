@@ -85,6 +85,7 @@ export function digestWords(h: Heap, sink: (v: number) => void, bitmap: (hi: num
       sink(r.onFreeStack ? 1 : 0);
       slabWords(r.page, sink);
     } else {
+      sink(r.cached ? 1 : 0);
       sink(r.sizeBytes);
     }
   }

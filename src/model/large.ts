@@ -1,5 +1,6 @@
 /**
- * The large path: one direct mapping per block. docs/allocator.md section 6.
+ * The large path: one direct mapping per block, and the large cache of freed mappings.
+ * docs/allocator.md section 6.
  *
  * Native places a large mapping at an address aligned to the requested
  * alignment (first fit by address in the large half), so the block always
@@ -18,21 +19,61 @@ export function largeRegionBytes(h: Heap, size: number, align: number): number {
   return roundUp(size === 0 ? 1 : size, lp) + (align > lp ? align - lp : 0);
 }
 
-/** large_malloc(size, align): a new region (REGION_MAP kind large), or null when it cannot fit the large area. */
+/**
+ * large_malloc(size, align): for align <= large_page_bytes, the most recently cached mapping of
+ * exactly the mapping size (REGION_REUSE); else a new region (REGION_MAP kind large), or null
+ * when it cannot fit the large area.
+ */
 export function largeMalloc(h: Heap, size: number, align: number): LargeRegion | null {
   const bytes = largeRegionBytes(h, size, align);
+  const st = h.st;
+  if (align <= h.cfg.largePageBytes && st.largeCache.length > 0) {
+    for (let i = st.largeCache.length - 1; i >= 0; i--) {
+      const r = h.region(st.largeCache[i]) as LargeRegion;
+      if (r.sizeBytes !== bytes) continue;
+      st.largeCache.splice(i, 1);
+      st.largeCacheBytes -= bytes;
+      r.cached = false;
+      r.requestedBytes = size;
+      r.alignBytes = align;
+      h.emit({ op: 'region_reuse', regionId: r.regionId });
+      return r;
+    }
+  }
   if (!(bytes <= h.largeAreaBytes)) return null;
   const id = h.allocRegionId();
-  const r: LargeRegion = { kind: RegionKind.Large, regionId: id, sizeBytes: bytes, requestedBytes: size, alignBytes: align };
+  const r: LargeRegion = { kind: RegionKind.Large, regionId: id, sizeBytes: bytes, requestedBytes: size, alignBytes: align, cached: false };
   h.st.regions.set(id, r);
   h.emit({ op: 'region_map', regionId: id, regionKind: RegionKind.Large, sizeBytes: bytes });
   return r;
 }
 
-/** large_free: unmap (REGION_UNMAP). */
+/**
+ * large_free: into the large cache when it takes mappings of this size (at most
+ * large_cache_max_bytes), evicting the oldest (REGION_UNMAP) while it holds more than
+ * large_cache_max_count mappings or large_cache_max_bytes bytes; else unmap (REGION_UNMAP).
+ */
 export function largeFree(h: Heap, r: LargeRegion): void {
-  h.deleteRegion(r.regionId);
-  h.emit({ op: 'region_unmap', regionId: r.regionId });
+  const cfg = h.cfg;
+  if (cfg.largeCacheMaxCount === 0 || r.sizeBytes > cfg.largeCacheMaxBytes) {
+    largeUnmap(h, r.regionId);
+    return;
+  }
+  const st = h.st;
+  r.cached = true;
+  st.largeCache.push(r.regionId);
+  st.largeCacheBytes += r.sizeBytes;
+  // Bounded: each pass removes one entry.
+  while (st.largeCache.length > cfg.largeCacheMaxCount || st.largeCacheBytes > cfg.largeCacheMaxBytes) {
+    const old = h.region(st.largeCache.shift() as number) as LargeRegion;
+    st.largeCacheBytes -= old.sizeBytes;
+    largeUnmap(h, old.regionId);
+  }
+}
+
+function largeUnmap(h: Heap, id: number): void {
+  h.deleteRegion(id);
+  h.emit({ op: 'region_unmap', regionId: id });
 }
 
 /**

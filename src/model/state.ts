@@ -72,6 +72,8 @@ export interface LargeRegion {
   sizeBytes: number;
   requestedBytes: number;
   alignBytes: number;
+  /** Freed and kept mapped in the large cache (no block: a free of it is INVALID). */
+  cached: boolean;
 }
 
 export type Region = SuperSlab | PoolPage | LargeRegion;
@@ -113,6 +115,10 @@ export interface ModelState {
   nonFull: number[];
   /** SuperSlab ids; index 0 is the back (oldest), the end is the front (most recent). */
   lru: number[];
+  /** The large cache: region ids of freed large mappings kept mapped, oldest first. */
+  largeCache: number[];
+  /** The sum of their sizes. */
+  largeCacheBytes: number;
   /** Per tiny class: slab keys, FIFO (front at index 0). */
   orphanSlabs: number[][];
   /** Per pool class: page ids, FIFO. */
@@ -140,6 +146,8 @@ export function newModelState(cfg: Readonly<HakmemConfig>): ModelState {
     exited: new Map(),
     nonFull: [],
     lru: [],
+    largeCache: [],
+    largeCacheBytes: 0,
     orphanSlabs: emptyLists(cfg.tinyClassCount),
     orphanPages: emptyLists(cfg.poolClassCount),
     freePages: [],

@@ -117,7 +117,7 @@ export function blockState(model: HakmemModel, p: Placement): { state: string; o
   const st = model.state;
   const r = st.regions.get(p.regionId);
   if (!r) return { state: 'gone: its region was unmapped', owner: '-' };
-  if (r.kind === RegionKind.Large) return { state: 'live (a large mapping)', owner: '-' };
+  if (r.kind === RegionKind.Large) return { state: r.cached ? 'free: its mapping is kept in the large cache' : 'live (a large mapping)', owner: '-' };
   const s = r.kind === RegionKind.SuperSlab ? r.slabs[p.slabIndex] : r.page;
   const owner = s.owner === NONE ? 'no owner (orphan or free slab)' : `thread ${s.owner}`;
   if (r.kind === RegionKind.SuperSlab && r.inLru) return { state: 'free: its SuperSlab is cached in the LRU', owner: '-' };

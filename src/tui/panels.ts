@@ -143,6 +143,8 @@ export interface MapGeometry {
   poolIds: number[];
   largeCount: number;
   largeBytes: number;
+  /** Of them, mappings kept in the large cache. */
+  largeCached: number;
   lruCount: number;
   freePages: number;
   labelW: number;
@@ -157,6 +159,7 @@ export function mapGeometry(ctrl: TuiController, inner: number): MapGeometry {
   const poolIds: number[] = [];
   let largeCount = 0;
   let largeBytes = 0;
+  let largeCached = 0;
   let lruCount = 0;
   let freePages = 0;
   let maxId = 1;
@@ -171,6 +174,7 @@ export function mapGeometry(ctrl: TuiController, inner: number): MapGeometry {
     } else {
       largeCount++;
       largeBytes += r.sizeBytes;
+      if (r.cached) largeCached++;
     }
   }
   const nSlabs = ctrl.cfg.superslabSizeBytes / ctrl.cfg.slabSizeBytes;
@@ -180,7 +184,7 @@ export function mapGeometry(ctrl: TuiController, inner: number): MapGeometry {
   const poolPerRow = Math.max(1, inner - 6);
   const ssRows = Math.ceil(ssIds.length / perRow);
   const rows = ssRows + Math.ceil(poolIds.length / poolPerRow);
-  return { ssIds, poolIds, largeCount, largeBytes, lruCount, freePages, labelW, perRow, poolPerRow, ssRows, rows };
+  return { ssIds, poolIds, largeCount, largeBytes, largeCached, lruCount, freePages, labelW, perRow, poolPerRow, ssRows, rows };
 }
 
 function selectedRow(ctrl: TuiController, g: MapGeometry): number {
@@ -211,7 +215,7 @@ export function mapPanel(a: PanelArgs): Line[] {
   const body: Line[] = [
     [
       seg(
-        `SS ${g.ssIds.length}${g.lruCount ? ` (${g.lruCount} in LRU)` : ''}  pool pages ${g.poolIds.length}${g.freePages ? ` (${g.freePages} free)` : ''}  large ${g.largeCount}${g.largeCount ? ` (${bytes(g.largeBytes)})` : ''}` +
+        `SS ${g.ssIds.length}${g.lruCount ? ` (${g.lruCount} in LRU)` : ''}  pool pages ${g.poolIds.length}${g.freePages ? ` (${g.freePages} free)` : ''}  large ${g.largeCount}${g.largeCount ? ` (${bytes(g.largeBytes)}${g.largeCached ? `, ${g.largeCached} cached` : ''})` : ''}` +
           (pages > 1 ? `  page ${page + 1}/${pages}` : ''),
         { dim: true },
       ),
@@ -340,7 +344,7 @@ function slabMeta(ctrl: TuiController): { meta: SlabMeta | null; note: string } 
   if (!s) return { meta: null, note: 'no slab selected: step to an allocation, or pick one in the map (Tab, arrows)' };
   const r = ctrl.session.engine.model.state.regions.get(s.regionId);
   if (!r) return { meta: null, note: `region ${s.regionId} is not mapped at this event` };
-  if (r.kind === RegionKind.Large) return { meta: null, note: `region ${s.regionId} is a large mapping (${bytes(r.sizeBytes)})` };
+  if (r.kind === RegionKind.Large) return { meta: null, note: `region ${s.regionId} is a large mapping (${bytes(r.sizeBytes)}${r.cached ? ', kept in the large cache' : ''})` };
   if (r.kind === RegionKind.PoolPage) {
     if (r.onFreeStack || r.page.classIdx === NONE) return { meta: null, note: `pool page ${s.regionId} is free (on the free-page stack)` };
     return { meta: r.page, note: '' };

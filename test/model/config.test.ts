@@ -14,8 +14,20 @@ describe('config', () => {
     expect(names.slice(0, CONFIG_FIELDS.length)).toEqual(CONFIG_FIELDS.map(([n]) => n));
     expect(names[CONFIG_FIELDS.length]).toBe('tiny_class_size_0');
     expect(names.at(-1)).toBe('pool_class_size_11');
-    expect(entries.size).toBe(19 + 20 + 12);
+    expect(entries.size).toBe(21 + 20 + 12);
     expect(configFromEntries(entries)).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('reads a trace header from before the large cache as no cache', () => {
+    const entries = configEntries(DEFAULT_CONFIG);
+    entries.delete('large_cache_max_count');
+    entries.delete('large_cache_max_bytes');
+    const cfg = configFromEntries(entries);
+    expect(cfg.largeCacheMaxCount).toBe(0);
+    expect(cfg.largeCacheMaxBytes).toBe(0);
+    const tooMany = configEntries(DEFAULT_CONFIG);
+    tooMany.set('large_cache_max_count', 65n);
+    expect(() => configFromEntries(tooMany)).toThrow(/large_cache_max_count: must be at most 64/);
   });
 
   it('reads a trace header from before superslab_max_count as no bound', () => {

@@ -23,7 +23,7 @@ function words(m: HakmemModel): bigint[] {
       w.push(r.onFreeStack ? 1n : 0n, u16(s.classIdx), u16(s.owner), BigInt(s.usedBlocks), BigInt(s.carvedBlocks));
       w.push(BigInt(s.freelist.length), BigInt(s.remote.length));
     } else {
-      w.push(BigInt(r.sizeBytes));
+      w.push(r.cached ? 1n : 0n, BigInt(r.sizeBytes));
     }
   }
   for (const t of m.threads()) {

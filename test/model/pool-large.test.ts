@@ -48,8 +48,8 @@ describe('pool path', () => {
 });
 
 describe('large path', () => {
-  it('maps round_up(size, large page); free unmaps', () => {
-    const m = new HakmemModel(DEFAULT_CONFIG);
+  it('maps round_up(size, large page); free unmaps (no large cache)', () => {
+    const m = new HakmemModel({ ...DEFAULT_CONFIG, largeCacheMaxCount: 0 });
     const p = mallocAt(m, 0, 100_000);
     expect(p).toMatchObject({ regionId: 1, kind: 2, offset: 0, classIdx: -1, usableBytes: 102_400 });
     expect(take(m)).toEqual(['map 1 k2 102400']);
@@ -57,6 +57,49 @@ describe('large path', () => {
     expect(m.free(0, ref(p)).verdict).toBe(Verdict.Ok);
     expect(take(m)).toEqual(['unmap 1']);
     expect(m.free(0, ref(p)).verdict).toBe(Verdict.Invalid);
+  });
+
+  it('keeps freed mappings in the large cache; a malloc of the same mapping size takes the most recent back', () => {
+    const m = new HakmemModel(DEFAULT_CONFIG);
+    const a = mallocAt(m, 0, 100_000); // 102400
+    const b = mallocAt(m, 0, 101_000); // 102400 too
+    const c = mallocAt(m, 0, 200_000); // 200704
+    take(m);
+    for (const p of [a, b, c]) expect(m.free(0, ref(p)).verdict).toBe(Verdict.Ok);
+    expect(take(m)).toEqual([]);
+    // A kept mapping holds no block.
+    expect(m.free(0, ref(b)).verdict).toBe(Verdict.Invalid);
+    expect(m.usableSize(ref(a))).toBe(0);
+    // Same mapping size: the most recent (b), then a; another size maps anew.
+    expect(mallocAt(m, 1, 99_000)).toMatchObject({ regionId: b.regionId, offset: 0, usableBytes: 102_400 });
+    expect(take(m)).toEqual([`reuse ${b.regionId}`]);
+    expect(m.calloc(0, 1, 102_400).placement).toMatchObject({ regionId: a.regionId });
+    expect(take(m)).toEqual([`reuse ${a.regionId}`]);
+    expect(mallocAt(m, 0, 150_000).regionId).toBe(4);
+    expect(take(m)).toEqual(['map 4 k2 151552']);
+    // An alignment above the large page never takes a kept mapping (its base may not suit).
+    expect(m.memalign(0, 'posix_memalign', 1 << 16, 200_000).placement?.regionId).toBe(5);
+  });
+
+  it('bounds the large cache by count and bytes, unmapping the oldest', () => {
+    const m = new HakmemModel({ ...DEFAULT_CONFIG, largeCacheMaxCount: 3, largeCacheMaxBytes: 1 << 20 });
+    const ps = [1, 2, 3, 4].map((i) => mallocAt(m, 0, 100_000 * i));
+    take(m);
+    for (const p of ps) m.free(0, ref(p));
+    // Four kept would be one too many: the oldest (the first freed) goes.
+    expect(take(m)).toEqual([`unmap ${ps[0].regionId}`]);
+    // Past the byte bound: 684 KiB more pushes out the oldest until the rest fits in 1 MiB
+    // (196 + 296 + 392 + 684 KiB, then 296 + 392 + 684, then 392 + 684, then 684 alone).
+    const big = mallocAt(m, 0, 700_000);
+    take(m);
+    m.free(0, ref(big));
+    expect(take(m)).toEqual([`unmap ${ps[1].regionId}`, `unmap ${ps[2].regionId}`, `unmap ${ps[3].regionId}`]);
+    // A mapping above the byte bound is unmapped at once.
+    const huge = mallocAt(m, 0, 2 << 20);
+    take(m);
+    m.free(0, ref(huge));
+    expect(take(m)).toEqual([`unmap ${huge.regionId}`]);
+    expect(m.digest()).not.toBe(new HakmemModel({ ...DEFAULT_CONFIG, largeCacheMaxCount: 3, largeCacheMaxBytes: 1 << 20 }).digest());
   });
 
   it('aligned beyond a large page: the mapping carries align - large page extra; the block starts it', () => {

@@ -100,10 +100,18 @@ describe('region events and internal decisions', () => {
     const f = build((r) => {
       const ps = [r.malloc(0, large), r.malloc(0, 3 * large), r.malloc(0, 64)];
       for (const p of ps) r.free(0, p);
+      // The freed mappings are kept: the same sizes take them back, then the cache's bound
+      // (16) unmaps the oldest.
+      const qs = [r.malloc(0, 3 * large), r.malloc(0, large)];
+      for (const q of qs) r.free(0, q);
+      const many = Array.from({ length: 18 }, (_, i) => r.malloc(0, large + 4096 * (i + 1)));
+      for (const q of many) r.free(0, q);
     });
     const { engine } = replay(f);
     expect(engine.disagreements).toEqual([]);
-    expect(engine.counts.regionEvents).toBeGreaterThanOrEqual(5);
+    expect(engine.stats.reuses).toBe(2);
+    expect(engine.stats.unmaps).toBeGreaterThanOrEqual(4);
+    expect(engine.counts.regionEvents).toBeGreaterThanOrEqual(26);
     expect(engine.counts.regionEventsAgreed).toBe(engine.counts.regionEvents);
   });
 

@@ -202,6 +202,11 @@ describe('each invariant is caught with its id', () => {
     expect(found).toContain('I5');
   });
 
+  it('I6: the large cache past its bounds', () => {
+    expect(ids(many(), (st, e) => e === 50 && st.largeCache.push(...Array.from({ length: DEFAULT_CONFIG.largeCacheMaxCount + 1 }, (_, i) => 2000 + i)))).toContain('I6');
+    expect(ids(many(), (st, e) => e === 50 && (st.largeCacheBytes = DEFAULT_CONFIG.largeCacheMaxBytes + 1))).toContain('I6');
+  });
+
   it('I6: the LRU past its count bound', () => {
     expect(ids(many(), (st, e) => e === 50 && st.lru.push(...Array.from({ length: DEFAULT_CONFIG.lruMaxCount + 1 }, (_, i) => 1000 + i)))).toContain('I6');
   });

@@ -77,8 +77,9 @@ export interface Op {
 
 /**
  * `small`: the default policy scaled down (small-scope hypothesis) so that a
- * slab fills in a few calls, a TLS list spills after 4 frees and the LRU holds
- * 2 SuperSlabs: every protocol is reachable within a few dozen calls.
+ * slab fills in a few calls, a TLS list spills after 4 frees, the LRU holds
+ * 2 SuperSlabs and the large cache 2 mappings: every protocol is reachable within a few dozen
+ * calls.
  * Native accepts the same values through HAKMEM_* variables.
  */
 export const SMALL_CONFIG: Readonly<HakmemConfig> = Object.freeze({
@@ -99,6 +100,8 @@ export const SMALL_CONFIG: Readonly<HakmemConfig> = Object.freeze({
   poolClassCount: 5,
   poolClassSize: [2048, 4096, 8192, 16384, 32768],
   poolFreePagesMaxCount: 1,
+  largeCacheMaxCount: 2,
+  largeCacheMaxBytes: 262144,
 });
 
 /**

@@ -168,12 +168,15 @@ export class ModelChecks {
     }
   }
 
-  /** I6: LRU and free-page bounds. */
+  /** I6: LRU, free-page and large-cache bounds. */
   checkCaches(event: number, tid: number, lruChanged: boolean): void {
     const st = this.model.state;
     const cfg = this.cfg;
     if (st.lru.length > cfg.lruMaxCount || st.lru.length * cfg.superslabSizeBytes > cfg.lruMaxBytes) {
       this.report({ id: 'I6', event, tid, subject: 'LRU', message: `the LRU holds ${st.lru.length} SuperSlabs (max ${cfg.lruMaxCount}, ${cfg.lruMaxBytes} bytes)`, history: [] });
+    }
+    if (st.largeCache.length > cfg.largeCacheMaxCount || st.largeCacheBytes > cfg.largeCacheMaxBytes) {
+      this.report({ id: 'I6', event, tid, subject: 'large cache', message: `the large cache holds ${st.largeCache.length} mappings, ${st.largeCacheBytes} bytes (max ${cfg.largeCacheMaxCount}, ${cfg.largeCacheMaxBytes} bytes)`, history: [] });
     }
     if (st.freePages.length > cfg.poolFreePagesMaxCount) {
       this.report({ id: 'I6', event, tid, subject: 'free pool pages', message: `${st.freePages.length} free pool pages kept (max ${cfg.poolFreePagesMaxCount})`, history: [] });
