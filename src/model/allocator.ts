@@ -278,7 +278,7 @@ export class HakmemModel {
     } else {
       const key = tinyMalloc(h, t, code);
       if (key < 0) return failed(ENOMEM);
-      placement = this.tinyPlacement(h.gotSlab as SlabMeta, key - Math.floor(key / h.blockSpan) * h.blockSpan, into);
+      placement = this.tinyPlacement(h.gotSlab as SlabMeta, h.gotBlock, into);
     }
     if (this.reused === null) return { placement, errno: 0 };
     const out = this.reused.outcome;

@@ -57,24 +57,36 @@ function smallest(table: readonly number[], size: number, align: number): number
 }
 
 /**
- * A precomputed router for the hot path: plain tiny sizes go through a table
- * indexed by ceil(size / min_align); everything else through routeCode.
+ * A precomputed router for the hot path: plain tiny and pool sizes go through tables indexed by
+ * ceil(size / min_align) (a shift: min_align_bytes is a power of two, and both bounds keep the
+ * index small); everything else through routeCode.
  */
 export class Router {
   private readonly tinyTable: Uint8Array;
-  private readonly granule: number;
+  private readonly poolTable: Uint8Array;
+  private readonly shift: number;
+  private readonly tinyMax: number;
+  private readonly poolMax: number;
 
   constructor(private readonly cfg: Readonly<HakmemConfig>) {
-    this.granule = cfg.minAlignBytes;
-    const n = Math.ceil(cfg.tinyMaxBytes / this.granule);
+    const granule = cfg.minAlignBytes;
+    this.shift = Math.round(Math.log2(granule));
+    this.tinyMax = cfg.tinyMaxBytes;
+    this.poolMax = cfg.poolMaxBytes;
+    const n = Math.ceil(cfg.tinyMaxBytes / granule);
     this.tinyTable = new Uint8Array(n + 1);
-    for (let g = 0; g <= n; g++) this.tinyTable[g] = smallest(cfg.tinyClassSize, Math.max(1, g * this.granule), 1);
+    for (let g = 0; g <= n; g++) this.tinyTable[g] = smallest(cfg.tinyClassSize, Math.max(1, g * granule), 1);
+    const m = Math.ceil(cfg.poolMaxBytes / granule);
+    this.poolTable = new Uint8Array(m + 1);
+    // Entries for sizes the tiny path serves are never read.
+    for (let g = n; g <= m; g++) this.poolTable[g] = Math.max(0, smallest(cfg.poolClassSize, Math.max(1, g * granule), 1));
   }
 
   /** The encoded route of a plain request. */
   plain(size: number): number {
-    if (size <= this.cfg.tinyMaxBytes) return this.tinyTable[Math.ceil((size === 0 ? 1 : size) / this.granule)];
-    return routeCode(this.cfg, size, 0);
+    if (size <= this.tinyMax) return this.tinyTable[((size === 0 ? 1 : size) + (1 << this.shift) - 1) >> this.shift];
+    if (size <= this.poolMax) return ROUTE_POOL + this.poolTable[(size + (1 << this.shift) - 1) >> this.shift];
+    return ROUTE_LARGE;
   }
 
   code(size: number, align: number): number {

@@ -196,6 +196,8 @@ export class Heap {
   lruOps = 0;
   /** Result register of tinyMalloc(): the slab of the block it handed out. */
   gotSlab: SlabMeta | null = null;
+  /** The block index in gotSlab of tinyMalloc's block. */
+  gotBlock = 0;
   /** Scratch for spill(): slab keys in order of first touch. */
   readonly touched: number[] = [];
   /**

@@ -23,7 +23,7 @@ export function newThreadState(h: Heap, tid: number, registered: boolean): Threa
 
 /**
  * tiny_malloc(t, c): the block key handed out, or -1 (ENOMEM). Sets the block's live bit and
- * leaves its slab in h.gotSlab.
+ * leaves its slab in h.gotSlab and its index there in h.gotBlock.
  */
 export function tinyMalloc(h: Heap, t: ThreadState, c: number): number {
   const list = t.tlsList[c];
@@ -31,8 +31,10 @@ export function tinyMalloc(h: Heap, t: ThreadState, c: number): number {
   const key = list.pop() as number;
   const sk = Math.floor(key / h.blockSpan);
   const s = h.slab(sk);
-  s.live[key - sk * h.blockSpan] = LIVE;
+  const b = key - sk * h.blockSpan;
+  s.live[b] = LIVE;
   h.gotSlab = s;
+  h.gotBlock = b;
   return key;
 }
 
