@@ -45,7 +45,7 @@
   X(large_cache_max_count, "HAKMEM_LARGE_CACHE_MAX_COUNT", 16,                                  \
     "freed large mappings kept mapped for a later malloc of the same mapping size; 0: none (at most 64)") \
   X(large_cache_max_bytes, "HAKMEM_LARGE_CACHE_MAX_BYTES", 16777216,                            \
-    "most bytes of freed large mappings kept (the LRU's byte budget); a larger mapping is unmapped at once")
+    "most bytes of freed large mappings kept (the same budget as the LRU's); a larger mapping is unmapped at once")
 
 /* Tiny and pool class tables. Overridable as a comma-separated list
  * (HAKMEM_TINY_CLASSES=16,32,...). Every entry is a multiple of min_align_bytes,

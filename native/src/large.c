@@ -25,8 +25,9 @@ static uint32_t g_dir_n;        /* chunks allocated */
 static uint32_t g_desc_next;    /* descriptors handed out so far */
 static hk_large_t *g_desc_free; /* recycled descriptors */
 
-/* The large cache, oldest first; g_lcache_bytes is the sum of their sizes. Under g_large_lock. */
-static hk_large_t *g_lcache[HK_LARGE_CACHE_MAX];
+/* The large cache, oldest first; g_lcache_bytes is the sum of their sizes. Under g_large_lock.
+ * One slot more than the bound: a free pushes before it evicts. */
+static hk_large_t *g_lcache[HK_LARGE_CACHE_MAX + 1];
 static uint32_t g_lcache_n;
 static uint64_t g_lcache_bytes;
 
@@ -138,12 +139,18 @@ void *hk_large_malloc(uint16_t tid, uint64_t size, uint64_t align, int zero) {
   if (align <= g_hk.cfg.large_page_bytes && g_lcache_n > 0) {
     hk_large_t *l = lcache_take(m);
     if (l) {
-      l->in_use = 1;
       trace_ev0(HKT_REGION_REUSE, tid, l->r.id, l->r.base);
       __atomic_fetch_add(&g_sp.large_live, 1, __ATOMIC_RELAXED);
+      if (!zero) {
+        l->in_use = 1;
+        pthread_mutex_unlock(&g_large_lock);
+        return (void *)l->r.base;
+      }
+      /* A fresh mapping is zero; a kept one holds what its last block left. It is zeroed out of
+       * the lock and becomes a block only then: a stale free of it meanwhile is INVALID. */
       pthread_mutex_unlock(&g_large_lock);
-      /* a fresh mapping is zero; a kept one holds what its last block left */
-      if (zero) memset((void *)l->r.base, 0, size);
+      memset((void *)l->r.base, 0, size);
+      __atomic_store_n(&l->in_use, 1, __ATOMIC_RELEASE);
       return (void *)l->r.base;
     }
   }

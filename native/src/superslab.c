@@ -40,7 +40,7 @@ void hk_classify(uintptr_t p, hk_class_ref_t *out) {
     out->kind = HK_KIND_POOL;
   } else {
     hk_large_t *l = hk_large_desc(e);
-    if (!l || !l->in_use || p != l->r.base) return;
+    if (!l || !__atomic_load_n(&l->in_use, __ATOMIC_ACQUIRE) || p != l->r.base) return;
     out->kind = HK_KIND_LARGE;
     out->large = l;
     out->verdict = HKT_VERDICT_OK;

@@ -30,7 +30,7 @@ export interface SlabView {
 export type RegionView =
   | { kind: RegionKind.SuperSlab; regionId: number; sizeBytes: number; inLru: boolean; pushedAt: number; bitmap: bigint; slabs: SlabView[] }
   | { kind: RegionKind.PoolPage; regionId: number; sizeBytes: number; onFreeStack: boolean; page: SlabView }
-  | { kind: RegionKind.Large; regionId: number; sizeBytes: number; requestedBytes: number; alignBytes: number };
+  | { kind: RegionKind.Large; regionId: number; sizeBytes: number; requestedBytes: number; alignBytes: number; cached: boolean };
 
 export interface BlockView {
   regionId: number;
@@ -66,6 +66,8 @@ export interface SharedView {
   orphanPages: number[][];
   /** Top first. */
   freePages: number[];
+  /** The large cache's region ids, most recently freed first. */
+  largeCache: number[];
 }
 
 export function slabView(s: SlabMeta): SlabView {
@@ -137,6 +139,7 @@ export function sharedView(h: Heap): SharedView {
     orphanSlabs: st.orphanSlabs.map((keys) => keys.map(slabRef)),
     orphanPages: st.orphanPages.map((ids) => [...ids]),
     freePages: [...st.freePages].reverse(),
+    largeCache: [...st.largeCache].reverse(),
   };
 }
 

@@ -175,8 +175,20 @@ export class ModelChecks {
     if (st.lru.length > cfg.lruMaxCount || st.lru.length * cfg.superslabSizeBytes > cfg.lruMaxBytes) {
       this.report({ id: 'I6', event, tid, subject: 'LRU', message: `the LRU holds ${st.lru.length} SuperSlabs (max ${cfg.lruMaxCount}, ${cfg.lruMaxBytes} bytes)`, history: [] });
     }
-    if (st.largeCache.length > cfg.largeCacheMaxCount || st.largeCacheBytes > cfg.largeCacheMaxBytes) {
-      this.report({ id: 'I6', event, tid, subject: 'large cache', message: `the large cache holds ${st.largeCache.length} mappings, ${st.largeCacheBytes} bytes (max ${cfg.largeCacheMaxCount}, ${cfg.largeCacheMaxBytes} bytes)`, history: [] });
+    if (st.largeCache.length !== 0 || st.largeCacheBytes !== 0) {
+      // The bytes are summed again (at most large_cache_max_count + 1 entries), not taken from the
+      // model's running total, and every entry must be a kept large mapping.
+      let bytes = 0;
+      let bad: string | null = null;
+      for (const id of st.largeCache) {
+        const r = st.regions.get(id);
+        if (r === undefined || r.kind !== RegionKind.Large || !r.cached) bad ??= `region ${id} in the large cache is not a kept large mapping`;
+        else bytes += r.sizeBytes;
+      }
+      if (bad === null && (st.largeCache.length > cfg.largeCacheMaxCount || bytes > cfg.largeCacheMaxBytes || bytes !== st.largeCacheBytes)) {
+        bad = `the large cache holds ${st.largeCache.length} mappings, ${bytes} bytes (counted ${st.largeCacheBytes}; max ${cfg.largeCacheMaxCount}, ${cfg.largeCacheMaxBytes} bytes)`;
+      }
+      if (bad !== null) this.report({ id: 'I6', event, tid, subject: 'large cache', message: bad, history: [] });
     }
     if (st.freePages.length > cfg.poolFreePagesMaxCount) {
       this.report({ id: 'I6', event, tid, subject: 'free pool pages', message: `${st.freePages.length} free pool pages kept (max ${cfg.poolFreePagesMaxCount})`, history: [] });
