@@ -278,6 +278,7 @@ HK_HIDDEN void hk_config_load(hakmem_config_t *cfg);
 HK_HIDDEN int hk_os_reserve(void);
 HK_HIDDEN int hk_os_map_rw(uintptr_t base, uint64_t bytes);     /* 0 ok */
 HK_HIDDEN void hk_os_unmap(uintptr_t base, uint64_t bytes);     /* back to PROT_NONE */
+HK_HIDDEN int hk_os_move(uintptr_t from, uintptr_t to, uint64_t bytes); /* 0 ok, -1: copy */
 HK_HIDDEN void *hk_meta_alloc(uint64_t bytes);                  /* zeroed, never freed */
 HK_HIDDEN void *hk_os_map_anon(uint64_t bytes);                 /* raw anonymous RW or NULL */
 HK_HIDDEN void hk_write_err(const char *s);

@@ -12,8 +12,10 @@
  * usable size = mapping size). The mapping size is round_up(size, large_page_bytes), plus
  * align - large_page_bytes when align > large_page_bytes (as the contract says). A large-to-large
  * realloc keeps the region id: it shrinks or grows in place when the granules after it are free,
- * else maps a new range, copies and unmaps the old one (no mremap: the old range would be
- * left as a hole another mmap could take). All under g_large_lock. */
+ * else moves to a new range: its pages go with mremap(MREMAP_DONTUNMAP), which leaves the old
+ * range mapped (a plain mremap would leave a hole in the reservation another mmap could take)
+ * and copies nothing, and the old range goes back to PROT_NONE (map and copy where the kernel
+ * lacks the flag). All under g_large_lock. */
 #include <string.h>
 #include "hk_internal.h"
 
@@ -235,8 +237,18 @@ void *hk_large_realloc(uint16_t tid, hk_large_t *l, uint64_t size) {
     int64_t ng = find_run(n, 0);
     if (ng >= 0) {
       uintptr_t nb = g_hk.large_base + ((uintptr_t)ng << HK_GRANULE_SHIFT);
-      if (hk_os_map_rw(nb, m) == 0) {
-        memcpy((void *)nb, (void *)base, old < m ? old : m);
+      uint64_t keep = old < m ? old : m;
+      int ok;
+      if (hk_os_move(base, nb, keep) == 0) {
+        ok = keep == m || hk_os_map_rw(nb + keep, m - keep) == 0;
+        if (!ok) { /* cannot happen in the reservation: the data back (the old range is mapped) */
+          memcpy((void *)base, (void *)nb, keep);
+          hk_os_unmap(nb, keep);
+        }
+      } else if ((ok = hk_os_map_rw(nb, m) == 0)) {
+        memcpy((void *)nb, (void *)base, keep);
+      }
+      if (ok) {
         bits_range((uint64_t)ng, n, 1);
         if ((uint64_t)ng == g_hk.large_hint) g_hk.large_hint = (uint32_t)(ng + n);
         hk_owner_set(nb, m, l->desc_idx + 1);

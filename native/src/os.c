@@ -41,6 +41,28 @@ int hk_os_map_rw(uintptr_t base, uint64_t bytes) {
   return 0;
 }
 
+/* Move the pages of [from, from + bytes) to [to, to + bytes) (a reserved PROT_NONE range) without
+ * copying them: a large realloc that cannot grow in place. mremap with MREMAP_DONTUNMAP leaves
+ * the old range mapped (and empty), so the reservation never has a hole another thread's mmap
+ * could take; the caller puts it back to PROT_NONE. Pages never touched stay untouched (a copy
+ * faulted every page of the new range in). -1 where the kernel cannot (before Linux 5.7): copy. */
+int hk_os_move(uintptr_t from, uintptr_t to, uint64_t bytes) {
+  HK_ASSERT(from >= g_hk.heap_base && from + bytes <= g_hk.heap_end);
+  HK_ASSERT(to >= g_hk.heap_base && to + bytes <= g_hk.heap_end);
+#ifdef MREMAP_DONTUNMAP
+  void *p = mremap((void *)from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                   (void *)to);
+  HK_COUNT(mmap_calls, 1);
+  if (p != MAP_FAILED) {
+    HK_COUNT(mapped_bytes, bytes);
+    return 0;
+  }
+#else
+  (void)from, (void)to, (void)bytes;
+#endif
+  return -1;
+}
+
 void hk_os_unmap(uintptr_t base, uint64_t bytes) {
   HK_ASSERT(base >= g_hk.heap_base && base + bytes <= g_hk.heap_end);
   void *p = mmap((void *)base, bytes, PROT_NONE,

@@ -188,13 +188,38 @@ static int scenario_large(void) {
   memset(b, 0x33, 200000);
   void *b2 = HK(realloc)(b, 4000000);
   CHECK(b2 && where(b2).region_id == ib && ((unsigned char *)b2)[199999] == 0x33, "large grow keeps id and data");
+  /* A grow that cannot stay in place (a live mapping right after it) moves: the pages (mremap,
+   * no copy), the data and the id go with it. Placement is first fit from wherever the heap's
+   * base put the earlier mappings, so four pairs: some second block lands right after its first. */
+  unsigned char *keep[8];
+  int adjacent = 0;
+  for (int k = 0; k < 4; k++) {
+    unsigned char *m1 = HK(malloc)(150000), *m2 = HK(malloc)(150000);
+    uint32_t i1 = where(m1).region_id;
+    int adj = (uintptr_t)m2 == (uintptr_t)m1 + 196608; /* 150000 B take 3 granules of 64 KiB */
+    adjacent += adj;
+    for (int i = 0; i < 150000; i++) m1[i] = (unsigned char)(i * 7 + k);
+    unsigned char *m3 = HK(realloc)(m1, 1000000);
+    CHECK(m3 && where(m3).region_id == i1, "grown, same id");
+    if (!m3) return g_fail;
+    if (adj) CHECK(m3 != m1, "a live mapping right after it: moved (%p %p)", (void *)m1, (void *)m3);
+    int bad = 0;
+    for (int i = 0; i < 150000; i++) bad += m3[i] != (unsigned char)(i * 7 + k);
+    CHECK(bad == 0, "data intact (%d bytes differ)", bad);
+    memset(m3 + 150000, 0x11, 1000000 - 150000); /* the grown tail is writable */
+    CHECK(HK(malloc_usable_size)(m3) == 1003520, "usable size of the grown block");
+    keep[2 * k] = m2;
+    keep[2 * k + 1] = m3;
+  }
+  CHECK(adjacent > 0, "some pair adjacent");
+  for (int i = 0; i < 8; i++) HK(free)(keep[i]);
   HK(free)(a);
   HK(free)(b2);
   hakmem_stats_t s1 = stats_now();
   CHECK(s1.large_live == s0.large_live, "no large block live after the frees");
-  /* The large cache: the three mappings stay; a malloc of the same mapping size takes the most
+  /* The large cache: the eleven mappings stay; a malloc of the same mapping size takes the most
    * recent one of that size back, with its region id. */
-  CHECK(s1.regions_live == s0.regions_live + 3, "freed large mappings kept (%llu, %llu)",
+  CHECK(s1.regions_live == s0.regions_live + 11, "freed large mappings kept (%llu, %llu)",
         (unsigned long long)s1.regions_live, (unsigned long long)s0.regions_live);
   uint64_t inv = s1.invalid_frees;
   HK(free)(a); /* a kept mapping holds no block */
