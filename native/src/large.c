@@ -27,11 +27,11 @@ static uint32_t g_dir_n;        /* chunks allocated */
 static uint32_t g_desc_next;    /* descriptors handed out so far */
 static hk_large_t *g_desc_free; /* recycled descriptors */
 
-/* The large cache, oldest first; g_lcache_bytes is the sum of their sizes. Under g_large_lock.
+/* The large cache, oldest first; g_large_cache_bytes is the sum of their sizes. Under g_large_lock.
  * One slot more than the bound: a free pushes before it evicts. */
-static hk_large_t *g_lcache[HK_LARGE_CACHE_MAX + 1];
-static uint32_t g_lcache_n;
-static uint64_t g_lcache_bytes;
+static hk_large_t *g_large_cache[HK_LARGE_CACHE_MAX + 1];
+static uint32_t g_large_cache_n;
+static uint64_t g_large_cache_bytes;
 
 int hk_large_init(void) {
   uint32_t max_chunks = (g_hk.n_large_granules + DIR_SIZE - 1) / DIR_SIZE + 1;
@@ -108,13 +108,13 @@ static void bits_range(uint64_t g, uint64_t n, int set) {
 
 /* The most recent cached mapping of exactly m bytes, taken out of the cache; NULL if none. Only
  * for align <= large_page_bytes: every mapping's base is aligned to that (64 KiB, in fact). */
-static hk_large_t *lcache_take(uint64_t m) {
-  for (uint32_t i = g_lcache_n; i-- > 0;) {
-    hk_large_t *l = g_lcache[i];
+static hk_large_t *large_cache_take(uint64_t m) {
+  for (uint32_t i = g_large_cache_n; i-- > 0;) {
+    hk_large_t *l = g_large_cache[i];
     if (l->r.size_bytes != m) continue;
-    memmove(&g_lcache[i], &g_lcache[i + 1], (g_lcache_n - i - 1) * sizeof g_lcache[0]);
-    g_lcache_n--;
-    g_lcache_bytes -= m;
+    memmove(&g_large_cache[i], &g_large_cache[i + 1], (g_large_cache_n - i - 1) * sizeof g_large_cache[0]);
+    g_large_cache_n--;
+    g_large_cache_bytes -= m;
     l->cached = 0;
     return l;
   }
@@ -138,8 +138,8 @@ void *hk_large_malloc(uint16_t tid, uint64_t size, uint64_t align, int zero) {
   uint64_t n = granules_of(m);
   void *res = NULL;
   pthread_mutex_lock(&g_large_lock);
-  if (align <= g_hk.cfg.large_page_bytes && g_lcache_n > 0) {
-    hk_large_t *l = lcache_take(m);
+  if (align <= g_hk.cfg.large_page_bytes && g_large_cache_n > 0) {
+    hk_large_t *l = large_cache_take(m);
     if (l) {
       trace_ev0(HKT_REGION_REUSE, tid, l->r.id, l->r.base);
       __atomic_fetch_add(&g_sp.large_live, 1, __ATOMIC_RELAXED);
@@ -192,13 +192,13 @@ void hk_large_free(uint16_t tid, hk_large_t *l) {
   } else {
     /* Kept: its owner entries stay, so a free of it classifies INVALID (in_use is 0). */
     l->cached = 1;
-    g_lcache[g_lcache_n++] = l;
-    g_lcache_bytes += l->r.size_bytes;
-    while (g_lcache_n > g_hk.cfg.large_cache_max_count || g_lcache_bytes > g_hk.cfg.large_cache_max_bytes) {
-      hk_large_t *old = g_lcache[0];
-      memmove(&g_lcache[0], &g_lcache[1], (g_lcache_n - 1) * sizeof g_lcache[0]);
-      g_lcache_n--;
-      g_lcache_bytes -= old->r.size_bytes;
+    g_large_cache[g_large_cache_n++] = l;
+    g_large_cache_bytes += l->r.size_bytes;
+    while (g_large_cache_n > g_hk.cfg.large_cache_max_count || g_large_cache_bytes > g_hk.cfg.large_cache_max_bytes) {
+      hk_large_t *old = g_large_cache[0];
+      memmove(&g_large_cache[0], &g_large_cache[1], (g_large_cache_n - 1) * sizeof g_large_cache[0]);
+      g_large_cache_n--;
+      g_large_cache_bytes -= old->r.size_bytes;
       old->cached = 0;
       large_unmap(tid, old);
     }

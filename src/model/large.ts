@@ -20,20 +20,32 @@ export function largeRegionBytes(h: Heap, size: number, align: number): number {
 }
 
 /**
+ * large_cache_take(m): the most recent cached mapping of exactly m bytes, taken out of the
+ * cache; null if none (only for align <= large_page_bytes, which every mapping's base suits).
+ */
+function largeCacheTake(h: Heap, bytes: number): LargeRegion | null {
+  const st = h.st;
+  for (let i = st.largeCache.length - 1; i >= 0; i--) {
+    const r = h.region(st.largeCache[i]) as LargeRegion;
+    if (r.sizeBytes !== bytes) continue;
+    st.largeCache.splice(i, 1);
+    st.largeCacheBytes -= bytes;
+    r.cached = false;
+    return r;
+  }
+  return null;
+}
+
+/**
  * large_malloc(size, align): for align <= large_page_bytes, the most recently cached mapping of
  * exactly the mapping size (REGION_REUSE); else a new region (REGION_MAP kind large), or null
  * when it cannot fit the large area.
  */
 export function largeMalloc(h: Heap, size: number, align: number): LargeRegion | null {
   const bytes = largeRegionBytes(h, size, align);
-  const st = h.st;
-  if (align <= h.cfg.largePageBytes && st.largeCache.length > 0) {
-    for (let i = st.largeCache.length - 1; i >= 0; i--) {
-      const r = h.region(st.largeCache[i]) as LargeRegion;
-      if (r.sizeBytes !== bytes) continue;
-      st.largeCache.splice(i, 1);
-      st.largeCacheBytes -= bytes;
-      r.cached = false;
+  if (align <= h.cfg.largePageBytes && h.st.largeCache.length > 0) {
+    const r = largeCacheTake(h, bytes);
+    if (r !== null) {
       r.requestedBytes = size;
       r.alignBytes = align;
       h.emit({ op: 'region_reuse', regionId: r.regionId });
@@ -71,6 +83,7 @@ export function largeFree(h: Heap, r: LargeRegion): void {
   }
 }
 
+/** large_unmap: the region goes for good (REGION_UNMAP). */
 function largeUnmap(h: Heap, id: number): void {
   h.deleteRegion(id);
   h.emit({ op: 'region_unmap', regionId: id });
